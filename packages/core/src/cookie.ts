@@ -1,0 +1,108 @@
+/**
+ * The balancer cookie (Apache "Method 2"): its name/value grammar and the `Set-Cookie` line.
+ *
+ * Apache writes `ROUTEID=.<route>; path=/` from a `Header add Set-Cookie` line. We keep the
+ * value format (so a gateway can replace Apache without clients noticing) and make the
+ * attributes configurable, with safer defaults: `Path=/; HttpOnly; SameSite=Lax`, plus
+ * `Secure` when the request came over HTTPS.
+ */
+
+/** `SameSite` values a balancer cookie may carry; `false` leaves the attribute out. */
+export type SameSite = 'Strict' | 'Lax' | 'None'
+
+/** Attributes of the balancer cookie. Every field is optional; see {@link ROUTE_COOKIE_DEFAULTS}. */
+export interface RouteCookieAttributes {
+  /** `Path`. Defaults to `'/'` (Apache's `path=/`). */
+  path?: string
+  /** `Domain`. Defaults to none (host-only cookie). */
+  domain?: string
+  /** `Max-Age` in whole seconds. Defaults to none (a session cookie, as Apache's). */
+  maxAge?: number
+  /** `Expires`. Defaults to none. */
+  expires?: Date
+  /** `HttpOnly`. Defaults to `true`. */
+  httpOnly?: boolean
+  /** `Secure`: `true`, `false`, or `'auto'` (only when the request came over HTTPS). Defaults to `'auto'`. */
+  secure?: boolean | 'auto'
+  /** `SameSite`, or `false` for none. Defaults to `'Lax'`. */
+  sameSite?: SameSite | false
+  /** `Partitioned` (CHIPS). Defaults to `false`. Needs `Secure`. */
+  partitioned?: boolean
+}
+
+/** The balancer cookie: its name and attributes. */
+export interface RouteCookieOptions extends RouteCookieAttributes {
+  /** Cookie name, e.g. `'ROUTEID'`. Defaults to the cookie name of `stickySession`. */
+  name?: string
+}
+
+export const ROUTE_COOKIE_DEFAULTS = Object.freeze({
+  path: '/',
+  httpOnly: true,
+  secure: 'auto' as const,
+  sameSite: 'Lax' as const,
+  partitioned: false
+})
+
+// RFC 6265 section 4.1.1 / RFC 9110 token: the characters a cookie name may use.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+// RFC 6265 cookie-octet: printable US-ASCII minus space, DQUOTE, comma, semicolon and backslash.
+const COOKIE_OCTETS = /^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]+$/
+// An attribute value (Path, Domain): any CHAR except CTLs and ';'.
+const ATTRIBUTE_VALUE = /^[\x20-\x3A\x3C-\x7E]+$/
+
+/** True when `name` can be used as a cookie name (an RFC 9110 token). */
+export function isCookieName (name: string): boolean {
+  return TOKEN.test(name)
+}
+
+/** True when `value` is made only of RFC 6265 cookie-octets (no `;`, `,`, space, quotes, `\`, controls). */
+export function isCookieValue (value: string): boolean {
+  return COOKIE_OCTETS.test(value)
+}
+
+/** True when `value` can stand in a cookie attribute such as `Path` (no `;`, no control characters). */
+export function isCookieAttributeValue (value: string): boolean {
+  return ATTRIBUTE_VALUE.test(value)
+}
+
+/**
+ * The parts of a `Set-Cookie` line that do not depend on the route: precomputed once so the
+ * hot path only concatenates.
+ */
+export interface CompiledRouteCookie {
+  readonly name: string
+  /** Everything after the value when the request is plain HTTP. */
+  readonly suffixInsecure: string
+  /** Everything after the value when the request came over HTTPS. */
+  readonly suffixSecure: string
+}
+
+/** Compiles validated attributes into the constant parts of the `Set-Cookie` line. */
+export function compileRouteCookie (name: string, attributes: RouteCookieAttributes): CompiledRouteCookie {
+  const a = { ...ROUTE_COOKIE_DEFAULTS, ...attributes }
+  let head = ''
+  if (a.path !== undefined) head += `; Path=${a.path}`
+  if (a.domain !== undefined) head += `; Domain=${a.domain}`
+  if (a.maxAge !== undefined) head += `; Max-Age=${a.maxAge}`
+  if (a.expires !== undefined) head += `; Expires=${a.expires.toUTCString()}`
+  if (a.httpOnly) head += '; HttpOnly'
+  let tail = ''
+  if (a.sameSite !== false) tail += `; SameSite=${a.sameSite}`
+  if (a.partitioned) tail += '; Partitioned'
+  const secureAlways = a.secure === true
+  const secureOnTls = a.secure !== false
+  return {
+    name,
+    suffixInsecure: head + (secureAlways ? '; Secure' : '') + tail,
+    suffixSecure: head + (secureOnTls ? '; Secure' : '') + tail
+  }
+}
+
+/**
+ * The `Set-Cookie` value that pins a client to `route`: `NAME=.<route>` plus the attributes.
+ * The value keeps Apache's format: the separator, then the route.
+ */
+export function formatRouteCookie (cookie: CompiledRouteCookie, separator: string, route: string, secure: boolean): string {
+  return `${cookie.name}=${separator}${route}${secure ? cookie.suffixSecure : cookie.suffixInsecure}`
+}

@@ -1,0 +1,24 @@
+export { Balancer, createBalancer } from './balancer.js'
+export type { Decision, MemberStatus, Routed, RoutingRequest, Unavailable, UnavailableReason } from './balancer.js'
+export {
+  compileRouteCookie,
+  formatRouteCookie,
+  isCookieName,
+  isCookieValue,
+  ROUTE_COOKIE_DEFAULTS
+} from './cookie.js'
+export type { CompiledRouteCookie, RouteCookieAttributes, RouteCookieOptions, SameSite } from './cookie.js'
+export { StickyConfigError, StickyError } from './errors.js'
+export type { StickyErrorCode } from './errors.js'
+export { CONNECT_FAILURE_CODES, connectFailureCode, hasRequestBody, isConnectFailure, isTimeout } from './failures.js'
+export { forwardedHeaders } from './forwarded.js'
+export type { ForwardedHeaders, ForwardedInput } from './forwarded.js'
+export { byrequests } from './lbmethods/byrequests.js'
+export type { LbMethod } from './lbmethods/byrequests.js'
+export type { MemberCounters, StickyMember } from './members.js'
+export { DEFAULTS, resolveOptions } from './options.js'
+export type { MemberOptions, ResolvedMember, ResolvedOptions, StickyOptions, StickySessionOptions } from './options.js'
+export { BAD_GATEWAY, GATEWAY_TIMEOUT, SERVICE_UNAVAILABLE } from './responses.js'
+export type { BalancerResponse } from './responses.js'
+export { findCookieValue, findSessionRoute, findUrlParam, routeOf } from './route.js'
+export type { RouteSource, SessionRoute, SessionSource } from './route.js'

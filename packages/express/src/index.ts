@@ -1,0 +1,220 @@
+/**
+ * @stickyroute/express: sticky-session load balancing as Express middleware, on
+ * http-proxy-middleware. Glue only: the core decides, this file applies the decision.
+ *
+ *   app.use('/app', stickyroute({ members: [...], routeCookie: 'ROUTEID' }))
+ */
+import {
+  BAD_GATEWAY,
+  Balancer,
+  forwardedHeaders,
+  GATEWAY_TIMEOUT,
+  hasRequestBody,
+  isConnectFailure,
+  isTimeout,
+  SERVICE_UNAVAILABLE,
+  StickyConfigError,
+  type BalancerResponse,
+  type Decision,
+  type Routed,
+  type StickyOptions
+} from '@stickyroute/core'
+import type { NextFunction, Request, RequestHandler, Response } from 'express'
+import { createProxyMiddleware, type Options as HpmOptions } from 'http-proxy-middleware'
+import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import type { TLSSocket } from 'node:tls'
+
+/** Options of http-proxy-middleware that stickyroute passes through; the ones it owns are left out. */
+export type ProxyOptions = Omit<HpmOptions<IncomingMessage, ServerResponse>, 'target' | 'router' | 'changeOrigin' | 'xfwd' | 'forward'>
+
+/** Options of the middleware: the core options and a pass-through bag for http-proxy-middleware. */
+export interface StickyrouteExpressOptions extends StickyOptions {
+  /** Passed to http-proxy-middleware as is, e.g. `{ pathRewrite, proxyTimeout, agent }`. `target`, `router`, `changeOrigin`, `xfwd`, `forward` and `on.error` are stickyroute's own; your `on.proxyReq` and `on.proxyRes` run before stickyroute's. */
+  proxy?: ProxyOptions
+}
+
+/** The middleware, with the balancer behind it and a handler for the server's `upgrade` event. */
+export interface StickyrouteMiddleware extends RequestHandler {
+  /** The balancer (member states and counters). */
+  readonly balancer: Balancer
+  /** Proxies a WebSocket upgrade to the client's member: `server.on('upgrade', middleware.upgrade)`. */
+  upgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => void
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** The balancer's decision for this request (member, route, routeChanged), or `null` when no member could serve it. */
+      sticky?: Routed | null
+    }
+  }
+}
+
+const kDecision = Symbol('stickyroute.decision')
+const kUrl = Symbol('stickyroute.url')
+const kNext = Symbol('stickyroute.next')
+const kBalancer = Symbol('stickyroute.balancer')
+interface StickyMessage extends IncomingMessage {
+  [kBalancer]?: Balancer
+  [kDecision]?: Routed
+  /** `req.url` before http-proxy-middleware rewrote it, to send a failover attempt the same path. */
+  [kUrl]?: string
+  [kNext]?: NextFunction
+  sticky?: Routed | null
+  originalUrl?: string
+}
+
+function sendBalancerResponse (res: ServerResponse, response: BalancerResponse, close = false): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  res.writeHead(response.status, close ? { ...response.headers, connection: 'close' } : response.headers)
+  res.end(response.body)
+}
+
+function isSecure (req: IncomingMessage): boolean {
+  const secure = (req as { secure?: unknown }).secure
+  return typeof secure === 'boolean' ? secure : (req.socket as TLSSocket).encrypted === true
+}
+
+/** Releases the member's in-flight count when the response is over. `this` is the response. */
+function onResponseClose (this: ServerResponse): void {
+  const req = this.req as StickyMessage
+  const decision = req[kDecision]
+  const balancer = req[kBalancer]
+  if (decision !== undefined && balancer !== undefined) balancer.finished(decision)
+}
+
+/** Creates the middleware. Options are validated here, once: bad options throw a `StickyConfigError`. */
+export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMiddleware {
+  const { proxy: proxyOptions = {}, ...stickyOptions } = options
+  const balancer = new Balancer(stickyOptions)
+  const userOn = proxyOptions.on ?? {}
+  if (userOn.error !== undefined) {
+    throw new StickyConfigError('ERR_STICKY_INVALID_OPTION', 'proxy.on.error', 'is set by stickyroute (failover and the balancer\'s own error answers). Remove it.')
+  }
+  for (const key of ['target', 'router', 'changeOrigin', 'xfwd', 'forward']) {
+    if (key in proxyOptions) {
+      throw new StickyConfigError('ERR_STICKY_INVALID_OPTION', `proxy.${key}`, 'is set by stickyroute (the member is chosen per request). Remove it.')
+    }
+  }
+  const { preserveHost } = balancer.options
+
+  const decide = (req: StickyMessage): Decision => {
+    const decision = balancer.select({ cookie: req.headers.cookie, url: req.originalUrl ?? req.url, secure: isSecure(req) })
+    apply(req, decision)
+    return decision
+  }
+
+  const apply = (req: StickyMessage, decision: Decision): void => {
+    if (decision.ok) {
+      req[kDecision] = decision
+      req.sticky = decision
+    } else {
+      delete req[kDecision]
+      req.sticky = null
+    }
+  }
+
+  const proxy = createProxyMiddleware<IncomingMessage, ServerResponse>({
+    ...proxyOptions,
+    // Never used: the router always names the member. http-proxy-middleware requires a target.
+    target: balancer.options.members[0]?.url,
+    router: (req: StickyMessage) => (req[kDecision] ?? (decide(req) as Routed)).member.url,
+    changeOrigin: !preserveHost,
+    on: {
+      ...userOn,
+      proxyReq (proxyReq: ClientRequest, req: IncomingMessage, res: ServerResponse, opts) {
+        userOn.proxyReq?.(proxyReq, req, res, opts)
+        const h = req.headers
+        const fwd = forwardedHeaders({
+          host: h.host,
+          remoteAddress: req.socket.remoteAddress,
+          secure: isSecure(req),
+          forwardedFor: h['x-forwarded-for'],
+          forwardedHost: h['x-forwarded-host'],
+          forwardedProto: h['x-forwarded-proto']
+        })
+        proxyReq.setHeader('x-forwarded-for', fwd['x-forwarded-for'])
+        proxyReq.setHeader('x-forwarded-proto', fwd['x-forwarded-proto'])
+        if (fwd['x-forwarded-host'] !== undefined) proxyReq.setHeader('x-forwarded-host', fwd['x-forwarded-host'])
+      },
+      proxyRes (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) {
+        userOn.proxyRes?.(proxyRes, req, res)
+        // Appended to the member's own Set-Cookie lines, which http-proxy copies with setHeader (a
+        // cookie set on res earlier would be overwritten).
+        const cookie = (req as StickyMessage)[kDecision]?.setCookie
+        if (cookie !== undefined) {
+          const previous = proxyRes.headers['set-cookie']
+          proxyRes.headers['set-cookie'] = previous === undefined ? [cookie] : [...previous, cookie]
+        }
+      },
+      error (err: Error, req: IncomingMessage, target: ServerResponse | Socket) {
+        const r = req as StickyMessage
+        if (!('writeHead' in target)) {
+          // A WebSocket upgrade: there is no HTTP response left to write.
+          target.destroy()
+          return
+        }
+        const decision = r[kDecision]
+        if (decision === undefined || target.headersSent) {
+          target.destroy()
+          return
+        }
+        if (isConnectFailure(err)) {
+          if (!hasRequestBody(r.headers)) {
+            const next = balancer.failover(decision)
+            apply(r, next)
+            if (!next.ok) {
+              sendBalancerResponse(target, SERVICE_UNAVAILABLE)
+              return
+            }
+            if (r[kUrl] !== undefined) r.url = r[kUrl]
+            void proxy(r as Request, target as Response, r[kNext] ?? noop)
+            return
+          }
+          // The body was streamed to the failed attempt: it cannot be replayed elsewhere.
+          balancer.markFailed(decision)
+          sendBalancerResponse(target, BAD_GATEWAY, true)
+          return
+        }
+        sendBalancerResponse(target, isTimeout(err) ? GATEWAY_TIMEOUT : BAD_GATEWAY)
+      }
+    }
+  })
+
+  const middleware = function stickyrouteMiddleware (req: Request, res: Response, next: NextFunction): void {
+    const r = req as unknown as StickyMessage
+    const decision = decide(r)
+    if (!decision.ok) {
+      sendBalancerResponse(res, SERVICE_UNAVAILABLE)
+      return
+    }
+    r[kUrl] = req.url
+    r[kNext] = next
+    r[kBalancer] = balancer
+    res.once('close', onResponseClose)
+    void proxy(req, res, next)
+  } as StickyrouteMiddleware
+
+  Object.defineProperty(middleware, 'balancer', { value: balancer, enumerable: true })
+  middleware.upgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
+    const decision = decide(req as StickyMessage)
+    if (!decision.ok) {
+      socket.end(`HTTP/1.1 ${SERVICE_UNAVAILABLE.status} Service Unavailable\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(SERVICE_UNAVAILABLE.body)}\r\n\r\n${SERVICE_UNAVAILABLE.body}`)
+      return
+    }
+    // An upgraded connection is not a request in flight; WebSocket accounting comes with WebSocket stickiness.
+    balancer.finished(decision)
+    proxy.upgrade(req as Request, socket, head)
+  }
+  return middleware
+}
+
+function noop (): void {}
+
+export default stickyroute
+export type { Routed, StickyMember, StickyOptions } from '@stickyroute/core'
