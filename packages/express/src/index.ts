@@ -43,7 +43,6 @@ export interface StickyrouteMiddleware extends RequestHandler {
 }
 
 declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
       /** The balancer's decision for this request (member, route, routeChanged), or `null` when no member could serve it. */
@@ -173,7 +172,7 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
               return
             }
             if (r[kUrl] !== undefined) r.url = r[kUrl]
-            void proxy(r as Request, target as Response, r[kNext] ?? noop)
+            proxy(r as Request, target as Response, r[kNext] ?? noop).catch(noop)
             return
           }
           // The body was streamed to the failed attempt: it cannot be replayed elsewhere.
@@ -197,7 +196,7 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
     r[kNext] = next
     r[kBalancer] = balancer
     res.once('close', onResponseClose)
-    void proxy(req, res, next)
+    proxy(req, res, next).catch(next)
   } as StickyrouteMiddleware
 
   Object.defineProperty(middleware, 'balancer', { value: balancer, enumerable: true })

@@ -1,0 +1,119 @@
+/**
+ * Express-specific behaviour: what the conformance suite cannot see from outside.
+ */
+import type { Routed } from '@stickyroute/core'
+import stickyroute from '@stickyroute/express'
+import cookieParser from 'cookie-parser'
+import express, { type Express } from 'express'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import t, { type Test } from 'tap'
+import { memberOf, send } from '../../../test/helpers/client.js'
+import { listen } from '../../../test/helpers/listen.js'
+import { Upstreams } from '../../../test/helpers/upstreams.js'
+import { startWsMember, wsEcho } from '../../../test/helpers/ws-upstreams.js'
+
+async function withUpstreams (t: Test, routes = ['a', 'b']): Promise<Upstreams> {
+  const up = await Upstreams.start(routes)
+  t.teardown(async () => { await up.close() })
+  return up
+}
+
+async function serve (t: Test, app: Express): Promise<{ origin: string, server: Server }> {
+  const server = await listen(app)
+  t.teardown(async () => {
+    server.closeAllConnections()
+    await new Promise<void>(resolve => server.close(() => resolve()))
+  })
+  return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server }
+}
+
+t.test('req.sticky tells the application the member, the route and whether it changed', async t => {
+  const up = await withUpstreams(t)
+  const app = express()
+  const seen: Array<Routed | null | undefined> = []
+  app.use((req, res, next) => { res.on('finish', () => seen.push(req.sticky)); next() })
+  app.use(stickyroute({ members: up.members, routeCookie: 'ROUTEID' }))
+  const { origin } = await serve(t, app)
+  await send(origin, { path: '/' })
+  await send(origin, { path: '/', cookie: 'ROUTEID=.b' })
+  t.equal(seen.length, 2)
+  t.match(seen[0], { route: 'a', routeChanged: true, member: { url: up.at(0).url, route: 'a', index: 0 } })
+  t.match(seen[1], { route: 'b', routeChanged: false, setCookie: undefined })
+})
+
+t.test('works the same with and without cookie-parser', async t => {
+  const up = await withUpstreams(t, ['a', 'b', 'c'])
+  for (const parser of [false, true]) {
+    const app = express()
+    if (parser) app.use(cookieParser())
+    app.use(stickyroute({ members: up.members, routeCookie: 'ROUTEID' }))
+    const { origin } = await serve(t, app)
+    const label = parser ? 'with cookie-parser' : 'without cookie-parser'
+    t.equal(memberOf(await send(origin, { path: '/', cookie: 'x=1; ROUTEID=.c' })), 'c', `${label}: routes by the cookie`)
+    // cookie-parser would unquote and decode this value; Apache (and stickyroute) read the raw
+    // header, where a quoted value carries no route: the client is balanced and re-pinned.
+    const quoted = await send(origin, { path: '/', cookie: 'ROUTEID=".c"' })
+    t.equal(quoted.setCookie.length, 1, `${label}: a quoted value is no route`)
+    const encoded = await send(origin, { path: '/', cookie: 'ROUTEID=%2Ec' })
+    t.equal(encoded.setCookie.length, 1, `${label}: no percent-decoding: %2Ec carries no route`)
+  }
+})
+
+t.test('an auth middleware of the application runs before routing', async t => {
+  const up = await withUpstreams(t)
+  const app = express()
+  app.use('/app', (req, res, next) => {
+    if (req.headers.authorization !== 'Bearer ok') res.status(401).send('no\n')
+    else next()
+  })
+  app.use('/app', stickyroute({ members: up.members, routeCookie: 'ROUTEID' }))
+  const { origin } = await serve(t, app)
+  const denied = await send(origin, { path: '/app/x' })
+  t.equal(denied.status, 401)
+  t.same(denied.setCookie, [])
+  t.equal(up.list.reduce((n, m) => n + m.seen.length, 0), 0, 'nothing reached a member')
+  t.equal(memberOf(await send(origin, { path: '/app/x', headers: { authorization: 'Bearer ok' } })), 'a')
+})
+
+t.test('the application\'s on.proxyRes runs, and the balancer cookie still comes last', async t => {
+  const up = await withUpstreams(t)
+  const app = express()
+  app.use(stickyroute({
+    members: up.members,
+    routeCookie: 'ROUTEID',
+    proxy: { on: { proxyRes: proxyRes => { proxyRes.headers['set-cookie'] = [...(proxyRes.headers['set-cookie'] ?? []), 'added=1'] } } }
+  }))
+  const { origin } = await serve(t, app)
+  const res = await send(origin, { path: '/', headers: { 'x-test-set-cookie': 'JSESSIONID=s.a' } })
+  t.same(res.setCookie, ['JSESSIONID=s.a', 'added=1', 'ROUTEID=.a; Path=/; HttpOnly; SameSite=Lax'])
+})
+
+t.test('bad options throw at creation with their ERR_STICKY_* code', async t => {
+  const member = { url: 'http://127.0.0.1:1', route: 'a' }
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    ['no members', { members: [] }, 'ERR_STICKY_NO_MEMBERS'],
+    ['duplicate urls', { members: [member, { ...member, route: 'b' }] }, 'ERR_STICKY_DUPLICATE_MEMBER'],
+    ['route with a space', { members: [{ ...member, route: 'a b' }] }, 'ERR_STICKY_ROUTE_NAME'],
+    ['reserved proxy option', { members: [member], proxy: { target: 'http://x' } }, 'ERR_STICKY_INVALID_OPTION'],
+    ['reserved on.error', { members: [member], proxy: { on: { error: () => {} } } }, 'ERR_STICKY_INVALID_OPTION']
+  ]
+  for (const [name, options, code] of cases) {
+    // @ts-expect-error: deliberately wrong options, as a JavaScript user could pass them
+    t.throws(() => stickyroute(options), { code }, name)
+  }
+})
+
+t.test('WebSocket upgrades pass through to the client\'s member via middleware.upgrade', async t => {
+  const a = await startWsMember('a')
+  const b = await startWsMember('b')
+  t.teardown(async () => { await a.close(); await b.close() })
+  const app = express()
+  const sticky = stickyroute({ members: [{ url: a.url, route: 'a' }, { url: b.url, route: 'b' }], routeCookie: 'ROUTEID' })
+  app.use(sticky)
+  const { origin, server } = await serve(t, app)
+  server.on('upgrade', sticky.upgrade)
+  t.equal(await wsEcho(origin, '/socket', 'ROUTEID=.b', 'hi'), 'b:hi', 'the very first request is an upgrade')
+  t.equal(await wsEcho(origin, '/socket', 'ROUTEID=.a', 'hi'), 'a:hi')
+  t.equal(sticky.balancer.members()[1]?.elected, 1)
+})

@@ -1,0 +1,102 @@
+/**
+ * Fastify-specific behaviour: what the conformance suite cannot see from outside.
+ */
+import type { Routed } from '@stickyroute/core'
+import stickyroute from '@stickyroute/fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
+import t, { type Test } from 'tap'
+import { memberOf, send } from '../../../test/helpers/client.js'
+import { Upstreams } from '../../../test/helpers/upstreams.js'
+import { startWsMember, wsEcho } from '../../../test/helpers/ws-upstreams.js'
+
+async function withUpstreams (t: Test, routes = ['a', 'b']): Promise<Upstreams> {
+  const up = await Upstreams.start(routes)
+  t.teardown(async () => { await up.close() })
+  return up
+}
+
+async function listen (t: Test, app: FastifyInstance): Promise<string> {
+  t.teardown(async () => { await app.close() })
+  return await app.listen({ port: 0, host: '127.0.0.1' })
+}
+
+t.test('request.sticky tells the application the member, the route and whether it changed', async t => {
+  const up = await withUpstreams(t)
+  const app = Fastify()
+  const seen: Array<Routed | null> = []
+  app.addHook('onResponse', async request => { seen.push(request.sticky) })
+  await app.register(stickyroute, { members: up.members, routeCookie: 'ROUTEID' })
+  const origin = await listen(t, app)
+  await send(origin, { path: '/' })
+  await send(origin, { path: '/', cookie: 'ROUTEID=.b' })
+  t.equal(seen.length, 2)
+  t.match(seen[0], { route: 'a', routeChanged: true, member: { url: up.at(0).url, route: 'a', index: 0 } })
+  t.match(seen[1], { route: 'b', routeChanged: false, setCookie: undefined, member: { url: up.at(1).url } })
+})
+
+t.test('an auth onRequest hook of the application runs before routing', async t => {
+  const up = await withUpstreams(t)
+  const app = Fastify()
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.headers.authorization !== 'Bearer ok') await reply.code(401).send('no\n')
+  })
+  await app.register(stickyroute, { prefix: '/app', members: up.members, routeCookie: 'ROUTEID' })
+  const origin = await listen(t, app)
+  const denied = await send(origin, { path: '/app/x' })
+  t.equal(denied.status, 401)
+  t.same(denied.setCookie, [], 'no balancer cookie: no member was chosen')
+  t.equal(up.list.reduce((n, m) => n + m.seen.length, 0), 0, 'nothing reached a member')
+  const allowed = await send(origin, { path: '/app/x', headers: { authorization: 'Bearer ok' } })
+  t.equal(allowed.status, 200)
+  t.equal(memberOf(allowed), 'a')
+})
+
+t.test('two balancers under two prefixes, next to the application\'s own routes', async t => {
+  const one = await withUpstreams(t, ['a1', 'a2'])
+  const two = await withUpstreams(t, ['b1', 'b2'])
+  const app = Fastify()
+  app.get('/health', async () => 'ok')
+  await app.register(stickyroute, { prefix: '/one', members: one.members, routeCookie: 'ROUTEID' })
+  await app.register(stickyroute, { prefix: '/two', members: two.members, stickySession: 'JSESSIONID|jsessionid' })
+  const origin = await listen(t, app)
+  t.equal((await send(origin, { path: '/health' })).body, 'ok')
+  t.equal(memberOf(await send(origin, { path: '/one/', cookie: 'ROUTEID=.a2' })), 'a2')
+  t.equal(memberOf(await send(origin, { path: '/two/;jsessionid=s.b2' })), 'b2')
+})
+
+t.test('proxy options pass through to @fastify/http-proxy (rewritePrefix)', async t => {
+  const up = await withUpstreams(t)
+  const app = Fastify()
+  await app.register(stickyroute, { prefix: '/api', members: up.members, proxy: { rewritePrefix: '/v1' } })
+  const origin = await listen(t, app)
+  const res = await send(origin, { path: '/api/things?x=1' })
+  t.equal((JSON.parse(res.body) as { url: string }).url, '/v1/things?x=1')
+})
+
+t.test('bad options fail at registration with their ERR_STICKY_* code', async t => {
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    ['no members', { members: [] }, 'ERR_STICKY_NO_MEMBERS'],
+    ['not http(s)', { members: [{ url: 'ftp://127.0.0.1:21', route: 'a' }] }, 'ERR_STICKY_MEMBER_URL'],
+    ['unknown option', { members: [{ url: 'http://127.0.0.1:1', route: 'a' }], stickysession: 'X' }, 'ERR_STICKY_UNKNOWN_OPTION'],
+    ['reserved proxy option', { members: [{ url: 'http://127.0.0.1:1', route: 'a' }], proxy: { upstream: 'http://x' } }, 'ERR_STICKY_INVALID_OPTION'],
+    ['reserved reply option', { members: [{ url: 'http://127.0.0.1:1', route: 'a' }], proxy: { replyOptions: { onError: () => {} } } }, 'ERR_STICKY_INVALID_OPTION']
+  ]
+  for (const [name, options, code] of cases) {
+    const app = Fastify()
+    // @ts-expect-error: deliberately wrong options, as a JavaScript user could pass them
+    app.register(stickyroute, options)
+    await t.rejects(async () => { await app.ready() }, { code }, name)
+    await app.close()
+  }
+})
+
+t.test('WebSocket upgrades pass through to the client\'s member', async t => {
+  const a = await startWsMember('a')
+  const b = await startWsMember('b')
+  t.teardown(async () => { await a.close(); await b.close() })
+  const app = Fastify()
+  await app.register(stickyroute, { members: [{ url: a.url, route: 'a' }, { url: b.url, route: 'b' }], routeCookie: 'ROUTEID' })
+  const origin = await listen(t, app)
+  t.equal(await wsEcho(origin, '/socket', 'ROUTEID=.b', 'hi'), 'b:hi')
+  t.equal(await wsEcho(origin, '/socket', 'ROUTEID=.a', 'hi'), 'a:hi')
+})
