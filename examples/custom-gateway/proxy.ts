@@ -16,6 +16,7 @@ import {
   type Decision,
   type StickyOptions
 } from '@stickyroute/core'
+import { pipeline } from 'node:stream'
 import { createServer, request, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http'
 
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer']
@@ -59,7 +60,8 @@ export function createCustomGateway (options: StickyOptions & { prefix?: string 
         // The balancer cookie goes after the member's own cookies.
         if (decision.setCookie !== undefined) out['set-cookie'] = [...(out['set-cookie'] ?? []), decision.setCookie]
         res.writeHead(upRes.statusCode ?? 502, out)
-        upRes.pipe(res)
+        // pipeline, not pipe: if the member dies mid-answer, the client's response is cut too.
+        pipeline(upRes, res, () => {})
       })
       upstream.on('error', err => {
         if (isConnectFailure(err) && !res.headersSent) {

@@ -365,6 +365,23 @@ export function runConformance (harness: AdapterHarness): void {
         t.equal(res.body, SERVICE_UNAVAILABLE.body)
       })
 
+      t.test('a member that drops the connection without answering: 502, and it is not marked failed', async t => {
+        const { get } = await setup(t, METHOD_2)
+        const res = await get({ cookie: `ROUTEID=.${R2}`, headers: { 'x-test-reset': 'before-response' } })
+        t.equal(res.status, 502)
+        t.same(res.setCookie, [])
+        const next = await get({ cookie: `ROUTEID=.${R2}` })
+        t.equal(memberOf(next), R2, 'the member still serves its clients')
+        shouldNotSetRouteCookie(t, next)
+      })
+
+      t.test('a member that dies in the middle of its answer: the client\'s response ends, no hang', async t => {
+        const { gw } = await setup(t, METHOD_2)
+        const outcome = await send(gw.origin, { path: '/', cookie: `ROUTEID=.${R2}`, headers: { 'x-test-reset': 'after-headers' }, timeout: 5000 })
+          .then(res => `answered ${res.status}`, (err: Error) => `cut: ${err.message}`)
+        t.match(outcome, /^(answered 200|cut: (aborted|socket hang up|read ECONNRESET))$/)
+      })
+
       t.test('a slow member is waited for (no failover on slowness)', async t => {
         const { get } = await setup(t, METHOD_2)
         const res = await get({ cookie: `ROUTEID=.${R2}`, headers: { 'x-test-delay': '1200' } })

@@ -3,7 +3,8 @@
  * what they saw, so a test can tell which member served a request and what reached it.
  *
  * A request can ask its member to set cookies (`x-test-set-cookie`, several separated by `|`)
- * or to answer another status (`x-test-status`), or to wait before answering (`x-test-delay`, ms). A member can be stopped (connections refused)
+ * or to answer another status (`x-test-status`), to wait before answering (`x-test-delay`, ms), or to
+ * drop the connection (`x-test-reset: before-response` or `after-headers`). A member can be stopped (connections refused)
  * and started again on the same port.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -83,6 +84,17 @@ export class Upstream {
       if (typeof setCookie === 'string') res.setHeader('set-cookie', setCookie.split('|'))
       const status = Number(req.headers['x-test-status'] ?? 200)
       const delay = Number(req.headers['x-test-delay'] ?? 0)
+      const reset = req.headers['x-test-reset']
+      if (reset === 'before-response') {
+        req.socket.destroy()
+        return
+      }
+      if (reset === 'after-headers') {
+        res.writeHead(200, { 'content-type': 'text/plain', 'x-member': this.route })
+        res.write('partial')
+        setTimeout(() => req.socket.destroy(), 20)
+        return
+      }
       const answer = (): void => {
         res.statusCode = status
         res.setHeader('content-type', 'application/json')

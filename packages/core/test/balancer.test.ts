@@ -282,6 +282,23 @@ t.test('failover() with a large maxAttempts still never retries a member of the 
   t.equal(d.reason, 'no-member')
 })
 
+t.test('failover() never goes back to a member this request already tried, even with retry: 0', async t => {
+  // With retry 0 a failed member is usable again at once: only the request's own list keeps it out.
+  for (const request of [{ cookie: 'ROUTEID=.a' }, {}]) {
+    const { balancer } = setup({ routeCookie: 'ROUTEID', retry: 0 })
+    const tried: string[] = []
+    let d: Decision = balancer.select(request)
+    while (d.ok) {
+      tried.push(d.route)
+      d = balancer.failover(d)
+    }
+    t.same(tried, ['a', 'b', 'c'], `${JSON.stringify(request)}: each member tried once`)
+    t.equal(d.reason, 'no-member')
+    const next = routed(t, balancer.select({ cookie: 'ROUTEID=.a' }), 'next request')
+    t.equal(next.route, 'a', `${JSON.stringify(request)}: retry 0: the next request may use a again`)
+  }
+})
+
 // ---------------------------------------------------------------------------------------------
 // retry window
 // ---------------------------------------------------------------------------------------------

@@ -131,7 +131,7 @@ t.test('byrequests: a member failed through failover() is skipped by the rotatio
   const clock = { now: 0 }
   const balancer = balancerWith([undefined, undefined, undefined], clock)
   const first = balancer.select({})
-  if (!first.ok) return t.fail('expected a member')
+  if (!first.ok) { t.fail('expected a member'); return }
   t.equal(first.route, 'a')
   t.equal(first.routeChanged, true)
   const second = balancer.failover(first)
@@ -148,7 +148,7 @@ t.test('byrequests: a failed member rejoins the rotation after retry', async t =
   const clock = { now: 0 }
   const balancer = createBalancer({ members: membersWith([undefined, undefined, undefined]), retry: 1, now: () => clock.now })
   const first = balancer.select({})
-  if (!first.ok) return t.fail('expected a member')
+  if (!first.ok) { t.fail('expected a member'); return }
   balancer.markFailed(first)
   clock.now = 500
   t.notOk(newClients(balancer, 4).includes('a'), 'a skipped within retry')

@@ -173,6 +173,7 @@ const rows: SessionRow[] = [
   { name: 'quoted value', cookie: `ROUTEID=".${R2}"`, session: { source: 'cookie', value: `".${R2}"`, route: `${R2}"` }, sticksTo: null },
   { name: 'cookie name in another case (routeid=)', cookie: `routeid=.${R2}`, session: undefined, sticksTo: null },
   { name: '4000-character value', cookie: `ROUTEID=${LONG}`, session: { source: 'cookie', value: LONG, route: LONG.slice(1) }, sticksTo: null },
+  { name: '4000-character value without separator', cookie: `ROUTEID=${'x'.repeat(4000)}`, session: { source: 'cookie', value: 'x'.repeat(4000), route: undefined }, sticksTo: null },
   { name: 'no cookie, no URL', session: undefined, sticksTo: null },
   // --- boundaries
   { name: 'XROUTEID= is not ROUTEID=', cookie: `XROUTEID=.${R2}`, session: undefined, sticksTo: null },
@@ -265,7 +266,7 @@ const optParam = fc.option(anyName, { nil: undefined })
 const anySeparator = fc.oneof(fc.constant<string | undefined>(undefined), fc.constantFrom('.', '~', '-', 'a'))
 
 /** Runs a property; on failure the test fails with fast-check's report (seed and counterexample). */
-function holds (t: Test, name: string, property: fc.IRawProperty<any>, numRuns: number): void {
+function holds (t: Test, name: string, property: fc.IProperty<any>, numRuns: number): void {
   const out = fc.check(property, { numRuns })
   t.equal(out.failed, false, out.failed ? `${name}\n${fc.defaultReportMessage(out) ?? ''}` : name)
 }

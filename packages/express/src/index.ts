@@ -51,18 +51,36 @@ declare global {
   }
 }
 
+// Per-request state lives on the request objects under symbols: no closures, no maps.
 const kDecision = Symbol('stickyroute.decision')
 const kUrl = Symbol('stickyroute.url')
 const kNext = Symbol('stickyroute.next')
 const kBalancer = Symbol('stickyroute.balancer')
+const kTimedOut = Symbol('stickyroute.timedOut')
+const kSource = Symbol('stickyroute.source')
+const kClientResponse = Symbol('stickyroute.clientResponse')
+
+/** The client's request. */
 interface StickyMessage extends IncomingMessage {
-  [kBalancer]?: Balancer
   [kDecision]?: Routed
+  [kBalancer]?: Balancer
   /** `req.url` before http-proxy-middleware rewrote it, to send a failover attempt the same path. */
   [kUrl]?: string
   [kNext]?: NextFunction
+  /** http-proxy's `proxyTimeout` fired: the member did not answer in time. */
+  [kTimedOut]?: boolean
   sticky?: Routed | null
   originalUrl?: string
+}
+
+/** The request to the member. */
+interface OutgoingRequest extends ClientRequest {
+  [kSource]?: StickyMessage
+}
+
+/** The member's answer. */
+interface UpstreamResponse extends IncomingMessage {
+  [kClientResponse]?: ServerResponse
 }
 
 function sendBalancerResponse (res: ServerResponse, response: BalancerResponse, close = false): void {
@@ -77,6 +95,18 @@ function sendBalancerResponse (res: ServerResponse, response: BalancerResponse, 
 function isSecure (req: IncomingMessage): boolean {
   const secure = (req as { secure?: unknown }).secure
   return typeof secure === 'boolean' ? secure : (req.socket as TLSSocket).encrypted === true
+}
+
+/** The member's answer ended: if it ended before it was complete, cut the client's response. `this` is the member's answer. */
+function onUpstreamClose (this: UpstreamResponse): void {
+  const res = this[kClientResponse]
+  if (!this.complete && res !== undefined && !res.writableEnded) res.destroy()
+}
+
+/** The request to the member timed out (http-proxy then aborts it with a plain ECONNRESET). `this` is that request. */
+function onUpstreamTimeout (this: OutgoingRequest): void {
+  const req = this[kSource]
+  if (req !== undefined) req[kTimedOut] = true
 }
 
 /** Releases the member's in-flight count when the response is over. `this` is the response. */
@@ -128,6 +158,9 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
       ...userOn,
       proxyReq (proxyReq: ClientRequest, req: IncomingMessage, res: ServerResponse, opts) {
         userOn.proxyReq?.(proxyReq, req, res, opts)
+        const outgoing: OutgoingRequest = proxyReq
+        outgoing[kSource] = req
+        outgoing.once('timeout', onUpstreamTimeout)
         const h = req.headers
         const fwd = forwardedHeaders({
           host: h.host,
@@ -150,6 +183,10 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
           const previous = proxyRes.headers['set-cookie']
           proxyRes.headers['set-cookie'] = previous === undefined ? [cookie] : [...previous, cookie]
         }
+        // http-proxy pipes the member's answer but does not notice when the member dies in the
+        // middle of it: cut the client's response too, rather than leave it hanging.
+        (proxyRes as UpstreamResponse)[kClientResponse] = res
+        proxyRes.once('close', onUpstreamClose)
       },
       error (err: Error, req: IncomingMessage, target: ServerResponse | Socket) {
         const r = req as StickyMessage
@@ -180,7 +217,7 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
           sendBalancerResponse(target, BAD_GATEWAY, true)
           return
         }
-        sendBalancerResponse(target, isTimeout(err) ? GATEWAY_TIMEOUT : BAD_GATEWAY)
+        sendBalancerResponse(target, isTimeout(err) || r[kTimedOut] === true ? GATEWAY_TIMEOUT : BAD_GATEWAY)
       }
     }
   })

@@ -117,3 +117,25 @@ t.test('WebSocket upgrades pass through to the client\'s member via middleware.u
   t.equal(await wsEcho(origin, '/socket', 'ROUTEID=.a', 'hi'), 'a:hi')
   t.equal(sticky.balancer.members()[1]?.elected, 1)
 })
+
+t.test('a member slower than proxy.proxyTimeout: the balancer\'s own 504, the member stays usable', async t => {
+  const up = await withUpstreams(t)
+  const app = express()
+  app.use(stickyroute({ members: up.members, routeCookie: 'ROUTEID', proxy: { proxyTimeout: 200 } }))
+  const { origin } = await serve(t, app)
+  const res = await send(origin, { path: '/', cookie: 'ROUTEID=.b', headers: { 'x-test-delay': '1000' } })
+  t.equal(res.status, 504)
+  t.same(res.setCookie, [])
+  t.equal(memberOf(await send(origin, { path: '/', cookie: 'ROUTEID=.b' })), 'b')
+})
+
+t.test('WebSocket upgrades: no member up gives a 503; a member refusing closes the client\'s socket', async t => {
+  const app = express()
+  const sticky = stickyroute({ members: [{ url: 'http://127.0.0.1:1', route: 'a' }], routeCookie: 'ROUTEID', forceRecovery: false })
+  app.use(sticky)
+  const { origin, server } = await serve(t, app)
+  server.on('upgrade', sticky.upgrade)
+  await t.rejects(wsEcho(origin, '/socket', 'ROUTEID=.a', 'hi'), /socket hang up|ECONNRESET/, 'the member refuses: the socket is closed')
+  t.equal((await send(origin, { path: '/' })).status, 503, 'an HTTP request: the member refuses and goes into error')
+  await t.rejects(wsEcho(origin, '/socket', 'ROUTEID=.a', 'hi'), /Unexpected server response: 503/)
+})

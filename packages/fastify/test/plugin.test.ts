@@ -100,3 +100,43 @@ t.test('WebSocket upgrades pass through to the client\'s member', async t => {
   t.equal(await wsEcho(origin, '/socket', 'ROUTEID=.b', 'hi'), 'b:hi')
   t.equal(await wsEcho(origin, '/socket', 'ROUTEID=.a', 'hi'), 'a:hi')
 })
+
+t.test('the application\'s replyOptions.rewriteHeaders and rewriteRequestHeaders run first', async t => {
+  const up = await withUpstreams(t)
+  const app = Fastify()
+  await app.register(stickyroute, {
+    members: up.members,
+    routeCookie: 'ROUTEID',
+    proxy: {
+      replyOptions: {
+        rewriteRequestHeaders: (_request, headers) => ({ ...headers, 'x-added': 'yes', 'x-forwarded-for': 'spoofed-by-hook' }),
+        rewriteHeaders: headers => ({ ...headers, 'set-cookie': ['added=1'] })
+      }
+    }
+  })
+  const origin = await listen(t, app)
+  const res = await send(origin, { path: '/' })
+  const echo = JSON.parse(res.body) as { headers: Record<string, string> }
+  t.equal(echo.headers['x-added'], 'yes')
+  t.match(echo.headers['x-forwarded-for'], /^(::ffff:)?127\.0\.0\.1$/, 'stickyroute sets X-Forwarded-For after the hook')
+  t.same(res.setCookie, ['added=1', 'ROUTEID=.a; Path=/; HttpOnly; SameSite=Lax'])
+})
+
+t.test('a member slower than replyOptions.timeout: the balancer\'s own 504, the member stays usable', async t => {
+  const up = await withUpstreams(t)
+  const app = Fastify()
+  await app.register(stickyroute, { members: up.members, routeCookie: 'ROUTEID', proxy: { replyOptions: { timeout: 200 } } })
+  const origin = await listen(t, app)
+  const res = await send(origin, { path: '/', cookie: 'ROUTEID=.b', headers: { 'x-test-delay': '1000' } })
+  t.equal(res.status, 504)
+  t.same(res.setCookie, [])
+  t.equal(memberOf(await send(origin, { path: '/', cookie: 'ROUTEID=.b' })), 'b')
+})
+
+t.test('a WebSocket upgrade when no member is up gets the balancer\'s 503', async t => {
+  const app = Fastify()
+  await app.register(stickyroute, { members: [{ url: 'http://127.0.0.1:1', route: 'a' }], routeCookie: 'ROUTEID', forceRecovery: false })
+  const origin = await listen(t, app)
+  t.equal((await send(origin, { path: '/' })).status, 503, 'the member refuses and goes into error')
+  await t.rejects(wsEcho(origin, '/socket', 'ROUTEID=.a', 'hi'), /Unexpected server response: 503/)
+})
