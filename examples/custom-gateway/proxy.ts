@@ -16,6 +16,7 @@ import {
   type Decision,
   type StickyOptions
 } from '@stickyroute/core'
+import { hostname } from 'node:os'
 import { pipeline } from 'node:stream'
 import { createServer, request, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http'
 
@@ -30,6 +31,7 @@ function answer (res: ServerResponse, r: BalancerResponse): void {
 export function createCustomGateway (options: StickyOptions & { prefix?: string }): Server {
   const { prefix = '', ...sticky } = options
   const balancer = new Balancer(sticky)
+  const server = hostname()
 
   return createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/'
@@ -44,7 +46,9 @@ export function createCustomGateway (options: StickyOptions & { prefix?: string 
       secure: false,
       forwardedFor: req.headers['x-forwarded-for'],
       forwardedHost: req.headers['x-forwarded-host'],
-      forwardedProto: req.headers['x-forwarded-proto']
+      forwardedProto: req.headers['x-forwarded-proto'],
+      server,
+      forwardedServer: req.headers['x-forwarded-server']
     })
 
     const attempt = (decision: Decision): void => {

@@ -7,6 +7,7 @@
  * `retry` window matters, so no test sleeps through one.
  */
 import { SERVICE_UNAVAILABLE, type StickyOptions } from '@stickyroute/core'
+import { hostname } from 'node:os'
 import t, { type Test } from 'tap'
 import { shouldNotSetRouteCookie, shouldSetRouteCookie } from '../helpers/assert.js'
 import { memberOf, send, type ClientRequest, type ClientResponse } from '../helpers/client.js'
@@ -399,7 +400,7 @@ export function runConformance (harness: AdapterHarness): void {
           method: 'PUT',
           path: '/things/7?b=2&a=1',
           cookie: `ROUTEID=.${R2}; theme=dark`,
-          headers: { 'content-type': 'text/plain', 'x-forwarded-for': '203.0.113.9', 'x-forwarded-host': 'edge.example', 'x-forwarded-proto': 'https' },
+          headers: { 'content-type': 'text/plain', 'x-forwarded-for': '203.0.113.9', 'x-forwarded-host': 'edge.example', 'x-forwarded-proto': 'https', 'x-forwarded-server': 'edge1' },
           body: 'hello body'
         })
         const echo = echoOf(res)
@@ -412,10 +413,12 @@ export function runConformance (harness: AdapterHarness): void {
         t.match(echo.headers['x-forwarded-for'], /^203\.0\.113\.9, (::ffff:)?127\.0\.0\.1$/)
         t.equal(echo.headers['x-forwarded-host'], `edge.example, ${gwHost}`)
         t.equal(echo.headers['x-forwarded-proto'], 'https, http')
+        t.equal(echo.headers['x-forwarded-server'], `edge1, ${hostname()}`)
         const plain = echoOf(await send(gw.origin, { path: '/', cookie: `ROUTEID=.${R2}` }))
         t.match(plain.headers['x-forwarded-for'], /^(::ffff:)?127\.0\.0\.1$/)
         t.equal(plain.headers['x-forwarded-host'], gwHost)
         t.equal(plain.headers['x-forwarded-proto'], 'http')
+        t.equal(plain.headers['x-forwarded-server'], hostname(), 'X-Forwarded-Server: the gateway\'s host name, as Apache\'s ServerName')
       })
 
       t.test('preserveHost keeps the client\'s Host', async t => {

@@ -9,7 +9,7 @@
 import { formatRouteCookie } from './cookie.js'
 import { byrequests, type LbMethod } from './lbmethods/byrequests.js'
 import { MemberState, type StickyMember } from './members.js'
-import { resolveOptions, type ResolvedOptions, type StickyOptions } from './options.js'
+import { isResolvedOptions, resolveOptions, type ResolvedOptions, type StickyOptions } from './options.js'
 import { findSessionRoute, type SessionRoute } from './route.js'
 
 /** What a request carries that matters for routing. */
@@ -82,11 +82,14 @@ class RoutedDecision implements Routed {
   readonly tried: readonly MemberState[]
   /** @internal */
   readonly secure: boolean
+  /** @internal the balancer that made it */
+  readonly owner: Balancer
   /** @internal */
   released = false
 
-  constructor (state: MemberState, routeChanged: boolean, setCookie: string | undefined, session: SessionRoute | undefined,
+  constructor (owner: Balancer, state: MemberState, routeChanged: boolean, setCookie: string | undefined, session: SessionRoute | undefined,
     attempt: number, tried: readonly MemberState[], secure: boolean) {
+    this.owner = owner
     this.state = state
     this.member = state.view()
     this.route = state.route
@@ -108,7 +111,7 @@ export class Balancer {
   readonly #cookies: ReadonlyArray<readonly [string, string]> | undefined
 
   constructor (options: StickyOptions | ResolvedOptions) {
-    this.options = isResolved(options) ? options : resolveOptions(options)
+    this.options = isResolvedOptions(options) ? options : resolveOptions(options)
     const o = this.options
     this.#members = o.members.map((m, i) => new MemberState(m, i))
     const byRoute = new Map<string, MemberState[]>()
@@ -139,7 +142,7 @@ export class Balancer {
    * request can be sent again (no body consumed); otherwise call {@link markFailed}.
    */
   failover (decision: Routed): Decision {
-    const d = asInternal(decision)
+    const d = this.#own(decision)
     this.#fail(d)
     const tried = [...d.tried, d.state]
     if (d.attempt > this.options.maxAttempts) {
@@ -150,12 +153,12 @@ export class Balancer {
 
   /** The chosen member could not be connected to, and the request will not be retried. */
   markFailed (decision: Routed): void {
-    this.#fail(asInternal(decision))
+    this.#fail(this.#own(decision))
   }
 
   /** The request is over (answered, failed or aborted). Safe to call more than once. */
   finished (decision: Decision): void {
-    if (decision.ok) this.#release(asInternal(decision))
+    if (decision.ok) this.#release(this.#own(decision))
   }
 
   /** The members with their state and counters, in configured order. */
@@ -168,6 +171,13 @@ export class Balancer {
       busy: m.counters.busy,
       failures: m.counters.failures
     }))
+  }
+
+  #own (d: Routed): RoutedDecision {
+    if (!(d instanceof RoutedDecision) || d.owner !== this) {
+      throw new TypeError('stickyroute: pass the decision object returned by this balancer\'s select() or failover()')
+    }
+    return d
   }
 
   #fail (d: RoutedDecision): void {
@@ -210,7 +220,7 @@ export class Balancer {
     m.counters.busy++
     const changed = clientRoute !== m.route
     const setCookie = changed && this.#cookies !== undefined ? this.#cookies[m.index]?.[secure ? 1 : 0] : undefined
-    return new RoutedDecision(m, changed, setCookie, session, attempt, tried, secure)
+    return new RoutedDecision(this, m, changed, setCookie, session, attempt, tried, secure)
   }
 
   #usable (now: number, exclude: readonly MemberState[] = []): MemberState[] {
@@ -231,16 +241,6 @@ export class Balancer {
   }
 }
 
-function isResolved (o: StickyOptions | ResolvedOptions): o is ResolvedOptions {
-  return Object.isFrozen(o) && 'retryMs' in o
-}
-
-function asInternal (d: Routed): RoutedDecision {
-  if (!(d instanceof RoutedDecision)) {
-    throw new TypeError('stickyroute: pass the decision object returned by this balancer\'s select() or failover()')
-  }
-  return d
-}
 
 /** Validates `options` once and returns the balancer that routes by them. */
 export function createBalancer (options: StickyOptions): Balancer {

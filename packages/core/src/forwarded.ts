@@ -1,6 +1,8 @@
 /**
  * The headers a member sees (Apache `ProxyPreserveHost Off`, `ProxyAddHeaders On`): the
  * `X-Forwarded-*` values are appended with `, ` to what the client sent, as Apache does.
+ * These header values are built from the client's own headers and the gateway's facts; nothing
+ * here is trusted for routing.
  * Both adapters set exactly these values, so members see the same bytes whichever is used.
  */
 
@@ -12,9 +14,12 @@ export interface ForwardedInput {
   remoteAddress: string | undefined
   /** `true` when the client connection is TLS. */
   secure: boolean
-  /** The `X-Forwarded-For` / `-Host` / `-Proto` headers the client sent, if any. */
+  /** The gateway's own name for `X-Forwarded-Server` (Apache: its `ServerName`); adapters pass `os.hostname()`. */
+  server?: string | undefined
+  /** The `X-Forwarded-For` / `-Host` / `-Server` / `-Proto` headers the client sent, if any. */
   forwardedFor: string | readonly string[] | undefined
   forwardedHost: string | readonly string[] | undefined
+  forwardedServer?: string | readonly string[] | undefined
   forwardedProto: string | readonly string[] | undefined
 }
 
@@ -22,6 +27,7 @@ export interface ForwardedInput {
 export interface ForwardedHeaders {
   'x-forwarded-for': string
   'x-forwarded-host'?: string
+  'x-forwarded-server'?: string
   'x-forwarded-proto': string
 }
 
@@ -31,7 +37,11 @@ function append (previous: string | readonly string[] | undefined, value: string
   return joined === '' ? value : `${joined}, ${value}`
 }
 
-/** Computes the `X-Forwarded-For`, `X-Forwarded-Host` and `X-Forwarded-Proto` headers for the member. */
+/**
+ * Computes the `X-Forwarded-For`, `X-Forwarded-Host`, `X-Forwarded-Server` (when `server` is
+ * given) and `X-Forwarded-Proto` headers for the member. Apache adds the first three; the
+ * fourth is ours.
+ */
 export function forwardedHeaders (input: ForwardedInput): ForwardedHeaders {
   const out: ForwardedHeaders = {
     'x-forwarded-for': append(input.forwardedFor, input.remoteAddress ?? 'unknown'),
@@ -39,5 +49,6 @@ export function forwardedHeaders (input: ForwardedInput): ForwardedHeaders {
   }
   if (input.host !== undefined) out['x-forwarded-host'] = append(input.forwardedHost, input.host)
   else if (input.forwardedHost !== undefined) out['x-forwarded-host'] = append(input.forwardedHost, '').replace(/, $/, '')
+  if (input.server !== undefined && input.server !== '') out['x-forwarded-server'] = append(input.forwardedServer, input.server)
   return out
 }

@@ -53,12 +53,13 @@ export class MemberState implements StickyMember {
   }
 
   /**
-   * Usable for a request at `now`: not in error, or in error for `retryMs` already (then the
-   * error is cleared, as Apache's `ap_proxy_retry_worker` does when it looks at a member).
+   * Usable for a request at `now`: not in error, or in error for more than `retryMs` (then the
+   * error is cleared, as Apache's `ap_proxy_retry_worker` does when it looks at a member:
+   * `now > error_time + retry`).
    */
   isUsable (now: number, retryMs: number): boolean {
     if (this.errorSince === undefined) return true
-    if (now - this.errorSince >= retryMs) {
+    if (now - this.errorSince > retryMs) {
       this.errorSince = undefined
       return true
     }

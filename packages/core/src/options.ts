@@ -322,6 +322,14 @@ function resolveRouteCookie (value: unknown, sessionCookie: string): CompiledRou
   })
 }
 
+/** Options objects made by {@link resolveOptions}: a balancer takes them without validating again. */
+const resolved = new WeakSet<ResolvedOptions>()
+
+/** `true` for an object returned by {@link resolveOptions}. */
+export function isResolvedOptions (value: unknown): value is ResolvedOptions {
+  return typeof value === 'object' && value !== null && resolved.has(value as ResolvedOptions)
+}
+
 /**
  * Validates `options` and fills in the defaults. Throws a {@link StickyConfigError} naming the
  * option and the fix on the first problem. `options` is not modified.
@@ -358,7 +366,7 @@ export function resolveOptions (options: StickyOptions): ResolvedOptions {
     throw new StickyConfigError('ERR_STICKY_INVALID_OPTION', 'now', `must be a function returning milliseconds, got ${describe(now)}.`)
   }
 
-  return Object.freeze({
+  const out: ResolvedOptions = Object.freeze({
     members: Object.freeze(members),
     session,
     separator,
@@ -371,4 +379,6 @@ export function resolveOptions (options: StickyOptions): ResolvedOptions {
     lbMethod: DEFAULTS.lbMethod,
     now: (now as (() => number) | undefined) ?? Date.now
   })
+  resolved.add(out)
+  return out
 }

@@ -49,7 +49,7 @@ function isSpace (c: number): boolean {
  * Several `Cookie` header lines (an array, as some servers keep them) are joined with `; `.
  */
 export function findCookieValue (header: string | readonly string[] | undefined, name: string): string | undefined {
-  if (header === undefined) return undefined
+  if (header === undefined || name === '') return undefined
   const h = typeof header === 'string' ? header : header.join('; ')
   const len = h.length
   let i = h.indexOf(name)
@@ -85,6 +85,7 @@ function isParamEnd (c: number): boolean {
  * when there is no such parameter.
  */
 export function findUrlParam (url: string, name: string): string | undefined {
+  if (name === '') return undefined
   const len = url.length
   let i = url.indexOf(name)
   while (i !== -1) {

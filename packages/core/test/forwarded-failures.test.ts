@@ -94,9 +94,10 @@ t.test('forwardedHeaders: table', async t => {
 
 t.test('forwardedHeaders: X-Forwarded-Server is added too (spec: "Headers to the member")', async t => {
   // Apache (ProxyAddHeaders On) adds X-Forwarded-For, X-Forwarded-Host and X-Forwarded-Server.
-  const h = forwardedHeaders(input({})) as unknown as Record<string, unknown>
-  const server = h['x-forwarded-server']
-  t.ok(typeof server === 'string' && server !== '', `x-forwarded-server is a non-empty string, got ${JSON.stringify(server)}`)
+  t.equal(forwardedHeaders(input({ server: 'gw1' }))['x-forwarded-server'], 'gw1')
+  t.equal(forwardedHeaders(input({ server: 'gw2', forwardedServer: 'edge' }))['x-forwarded-server'], 'edge, gw2', 'appended to the client\'s')
+  t.equal(forwardedHeaders(input({ server: 'gw2', forwardedServer: ['a', 'b'] }))['x-forwarded-server'], 'a, b, gw2')
+  t.notOk('x-forwarded-server' in forwardedHeaders(input({})), 'left out when the gateway has no name')
 })
 
 // ---------------------------------------------------------------------------------------------

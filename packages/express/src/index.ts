@@ -23,6 +23,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { createProxyMiddleware, type Options as HpmOptions } from 'http-proxy-middleware'
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
+import { hostname } from 'node:os'
 import type { TLSSocket } from 'node:tls'
 
 /** Options of http-proxy-middleware that stickyroute passes through; the ones it owns are left out. */
@@ -131,6 +132,7 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
     }
   }
   const { preserveHost } = balancer.options
+  const server = hostname()
 
   const decide = (req: StickyMessage): Decision => {
     const decision = balancer.select({ cookie: req.headers.cookie, url: req.originalUrl ?? req.url, secure: isSecure(req) })
@@ -168,11 +170,14 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
           secure: isSecure(req),
           forwardedFor: h['x-forwarded-for'],
           forwardedHost: h['x-forwarded-host'],
-          forwardedProto: h['x-forwarded-proto']
+          forwardedProto: h['x-forwarded-proto'],
+          server,
+          forwardedServer: h['x-forwarded-server']
         })
         proxyReq.setHeader('x-forwarded-for', fwd['x-forwarded-for'])
         proxyReq.setHeader('x-forwarded-proto', fwd['x-forwarded-proto'])
         if (fwd['x-forwarded-host'] !== undefined) proxyReq.setHeader('x-forwarded-host', fwd['x-forwarded-host'])
+        if (fwd['x-forwarded-server'] !== undefined) proxyReq.setHeader('x-forwarded-server', fwd['x-forwarded-server'])
       },
       proxyRes (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) {
         userOn.proxyRes?.(proxyRes, req, res)

@@ -22,6 +22,7 @@ import {
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { IncomingHttpHeaders } from 'node:http'
+import { hostname } from 'node:os'
 
 /** Options of @fastify/http-proxy that stickyroute passes through; the ones it owns are left out. */
 export type ProxyOptions = Omit<FastifyHttpProxyOptions, 'upstream' | 'prefix' | 'handler' | 'preValidation' | 'wsUpstream'>
@@ -95,6 +96,7 @@ const stickyroutePlugin: FastifyPluginAsync<StickyrouteFastifyOptions> = async (
   const balancer = new Balancer(stickyOptions)
   checkProxyOptions(proxy)
   const { preserveHost } = balancer.options
+  const server = hostname()
   const userReply = proxy.replyOptions ?? {}
 
   if (!fastify.hasRequestDecorator('sticky')) fastify.decorateRequest('sticky', null)
@@ -132,7 +134,9 @@ const stickyroutePlugin: FastifyPluginAsync<StickyrouteFastifyOptions> = async (
         secure: request.protocol === 'https',
         forwardedFor: raw['x-forwarded-for'],
         forwardedHost: raw['x-forwarded-host'],
-        forwardedProto: raw['x-forwarded-proto']
+        forwardedProto: raw['x-forwarded-proto'],
+        server,
+        forwardedServer: raw['x-forwarded-server']
       }))
       if (preserveHost && raw.host !== undefined) out.host = raw.host
       return out
