@@ -124,6 +124,12 @@ export function runConformance (harness: AdapterHarness): void {
         shouldSetRouteCookie(t, res, R1)
       })
 
+      t.test('a single Set-Cookie of the member, then the balancer cookie', async t => {
+        const { get } = await setup(t, METHOD_2)
+        const res = await get({ headers: { 'x-test-set-cookie': `JSESSIONID=abc.${R1}; Path=/` } })
+        t.same(res.setCookie, [`JSESSIONID=abc.${R1}; Path=/`, `ROUTEID=.${R1}; Path=/; HttpOnly; SameSite=Lax`])
+      })
+
       t.test('a member\'s own 503 passes through with the cookie; the member is not marked failed', async t => {
         const { get } = await setup(t, METHOD_2)
         const res = await get({ headers: { 'x-test-status': '503' } })

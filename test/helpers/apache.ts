@@ -20,7 +20,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer, connect, type AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
+import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { StickyOptions } from '@stickyroute/core'
 import type { Gateway, GatewaySettings } from '../conformance/harness.js'
@@ -125,7 +125,8 @@ export function apacheConfig (options: StickyOptions, settings: ApacheSettings, 
   const cookie = cookieNameOf(options)
   const lines = [
     `ServerRoot "${dir}"`,
-    'ServerName 127.0.0.1',
+    // X-Forwarded-Server carries the ServerName; our adapters send os.hostname().
+    `ServerName "${hostname() === '' ? '127.0.0.1' : hostname()}"`,
     `Listen 127.0.0.1:${port}`,
     `PidFile "${join(dir, 'httpd.pid')}"`,
     `ErrorLog "${join(dir, 'error.log')}"`,

@@ -8,7 +8,7 @@ import { request as httpRequest } from 'node:http'
 export interface ClientRequest {
   method?: string
   path: string
-  /** One `Cookie` header value, or several header lines. */
+  /** One `Cookie` header line, or several (sent as separate lines). */
   cookie?: string | string[]
   headers?: Record<string, string | string[]>
   body?: string | Buffer
@@ -28,9 +28,18 @@ export interface ClientResponse {
 
 export async function send (origin: string, req: ClientRequest): Promise<ClientResponse> {
   const url = new URL(origin)
-  const headers: Record<string, string | string[]> = { ...req.headers }
-  if (req.cookie !== undefined) headers['cookie'] = req.cookie
-  if (req.body !== undefined && req.chunked !== true) headers['content-length'] = String(Buffer.byteLength(req.body))
+  const fields: Record<string, string | string[]> = { ...req.headers }
+  if (req.body !== undefined && req.chunked !== true) fields['content-length'] = String(Buffer.byteLength(req.body))
+  // Without a body, say so: with raw headers node:http would send POST/PUT/PATCH chunked.
+  if (req.body === undefined && ['POST', 'PUT', 'PATCH'].includes(req.method ?? 'GET')) fields['content-length'] ??= '0'
+  // A flat [name, value, name, value, ...] list, so several Cookie lines go out as several lines
+  // (node:http would join an array value of `cookie` into one line).
+  const headers: string[] = []
+  if (!Object.keys(fields).some(k => k.toLowerCase() === 'host')) headers.push('host', url.host)
+  for (const [name, value] of Object.entries(fields)) {
+    for (const v of typeof value === 'string' ? [value] : value) headers.push(name, v)
+  }
+  for (const line of typeof req.cookie === 'string' ? [req.cookie] : req.cookie ?? []) headers.push('cookie', line)
   return await new Promise<ClientResponse>((resolve, reject) => {
     const r = httpRequest({
       host: url.hostname,

@@ -7,10 +7,8 @@ import fastifyStickyroute from '@stickyroute/fastify'
 import type { StickyOptions } from '@stickyroute/core'
 import express from 'express'
 import Fastify from 'fastify'
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import type { Gateway, GatewaySettings } from '../conformance/harness.js'
-import { listen } from './listen.js'
+import { serveGateway } from './listen.js'
 
 /** The Fastify plugin registered under `prefix`, next to a `/health` route. */
 export async function startFastify (options: StickyOptions, { prefix }: GatewaySettings): Promise<Gateway> {
@@ -27,11 +25,5 @@ export async function startExpress (options: StickyOptions, { prefix }: GatewayS
   app.get('/health', (_req, res) => { res.send('gateway ok\n') })
   if (prefix === '') app.use(stickyroute(options))
   else app.use(prefix, stickyroute(options))
-  const server = await listen(app)
-  return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: async () => { await closeServer(server) } }
-}
-
-async function closeServer (server: Server): Promise<void> {
-  server.closeAllConnections()
-  await new Promise<void>(resolve => server.close(() => resolve()))
+  return await serveGateway(app)
 }

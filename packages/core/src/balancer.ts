@@ -241,7 +241,6 @@ export class Balancer {
   }
 }
 
-
 /** Validates `options` once and returns the balancer that routes by them. */
 export function createBalancer (options: StickyOptions): Balancer {
   return new Balancer(options)

@@ -9,7 +9,7 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { memberOf, send } from '../../../test/helpers/client.js'
-import { listen } from '../../../test/helpers/listen.js'
+import { closeServer, listen } from '../../../test/helpers/listen.js'
 import { Upstreams } from '../../../test/helpers/upstreams.js'
 import { startWsMember, wsEcho } from '../../../test/helpers/ws-upstreams.js'
 
@@ -21,10 +21,7 @@ async function withUpstreams (t: Test, routes = ['a', 'b']): Promise<Upstreams> 
 
 async function serve (t: Test, app: Express): Promise<{ origin: string, server: Server }> {
   const server = await listen(app)
-  t.teardown(async () => {
-    server.closeAllConnections()
-    await new Promise<void>(resolve => server.close(() => resolve()))
-  })
+  t.teardown(async () => { await closeServer(server) })
   return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server }
 }
 

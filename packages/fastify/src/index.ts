@@ -85,8 +85,9 @@ function sendBalancerResponse (reply: Sendable, response: BalancerResponse): voi
 }
 
 function appendSetCookie (headers: IncomingHttpHeaders, cookie: string): IncomingHttpHeaders {
-  const previous = headers['set-cookie']
-  headers['set-cookie'] = previous === undefined ? [cookie] : [...previous, cookie]
+  // undici hands over one Set-Cookie as a string, several as an array (the type says array only).
+  const previous: string | string[] | undefined = headers['set-cookie']
+  headers['set-cookie'] = previous === undefined ? [cookie] : typeof previous === 'string' ? [previous, cookie] : [...previous, cookie]
   return headers
 }
 
