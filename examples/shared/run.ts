@@ -37,8 +37,11 @@ const FORCE_EXIT_MS = 4000
 
 /** True when the module at `importMetaUrl` is the script node was started with. */
 export function isMain (importMetaUrl: string): boolean {
-  const script = process.argv[1]
-  return script !== undefined && pathToFileURL(realpathSync(script)).href === importMetaUrl
+  try {
+    return pathToFileURL(realpathSync(process.argv[1] ?? '')).href === importMetaUrl
+  } catch {
+    return false // no script file (node -e, a REPL)
+  }
 }
 
 /** Listens on `port`/`host` with a plain node:http server (Express, the custom gateway). */
@@ -90,18 +93,13 @@ function describe ({ members, options }: GatewaySetup, demo: boolean): string {
  * variables the environment leaves unset (the demo uses it for STICKY_ROUTE_COOKIE).
  */
 export async function runExample (name: string, start: StartGateway, defaults: Record<string, string> = {}): Promise<Listening> {
-  let config
-  try {
-    config = gatewayConfigFromEnv({ ...defaults, ...process.env })
-  } catch (error) {
-    fail(error)
-  }
   let demo: DemoMembers | undefined
+  let setup: GatewaySetup
   let gateway: RunningGateway
-  const setup: GatewaySetup = { members: [], options: config.options, port: config.port, host: config.host }
   try {
-    if (config.upstreams === undefined) demo = await startDemoMembers()
-    setup.members = config.upstreams ?? demo?.members ?? []
+    const { upstreams, options, port, host } = gatewayConfigFromEnv({ ...defaults, ...process.env })
+    if (upstreams === undefined) demo = await startDemoMembers()
+    setup = { members: upstreams ?? demo?.members ?? [], options, port, host }
     gateway = await start(setup)
   } catch (error) {
     fail(error)
@@ -112,7 +110,7 @@ export async function runExample (name: string, start: StartGateway, defaults: R
 
   let stopping = false
   const stop = (): void => {
-    // A terminal sends Ctrl-C to npm and to this process alike: act on the first signal only.
+    // Ctrl-C can arrive twice (from the terminal, and forwarded by npm): act on the first signal only.
     if (stopping) return
     stopping = true
     setTimeout(() => {

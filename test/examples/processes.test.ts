@@ -38,7 +38,7 @@ async function start (t: Test, script: string, vars: Record<string, string>, rea
 
 /** SIGTERM to the example; it must end with code 0 within 5 s. */
 async function stop (t: Test, { proc }: Running): Promise<void> {
-  await proc.kill('SIGTERM')
+  proc.kill('SIGTERM')
   const exit = await proc.waitExit(STOP_TIMEOUT)
   t.same(exit, { code: 0, signal: null }, `SIGTERM: exit code 0 within ${STOP_TIMEOUT} ms`, { output: proc.output })
 }

@@ -4,10 +4,9 @@
  * process group, so npm, its shell and the script can always be killed together, even when a
  * test fails half-way.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer, type AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -49,9 +48,8 @@ export class ScriptProcess {
   readonly child: ChildProcess
   stdout = ''
   stderr = ''
-  /** Resolves when npm exits. */
+  /** Resolves when npm has exited and its output is all read (every process holding it has ended too). */
   readonly exited: Promise<Exit>
-  #exit: Exit | undefined
 
   constructor (script: string, env: Record<string, string>) {
     this.script = script
@@ -66,15 +64,10 @@ export class ScriptProcess {
     this.child.stderr?.setEncoding('utf8').on('data', (s: string) => { this.stderr += s })
     this.exited = new Promise(resolve => {
       this.child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
-        this.#exit = { code, signal }
         live.delete(this)
-        resolve(this.#exit)
+        resolve({ code, signal })
       })
     })
-  }
-
-  get running (): boolean {
-    return this.#exit === undefined
   }
 
   /** What the process printed, for failure messages. */
@@ -100,7 +93,7 @@ export class ScriptProcess {
         settle()
       }
       this.child.stdout?.on('data', check)
-      void this.exited.then(onExit)
+      this.exited.then(onExit, reject)
       check()
     })
   }
@@ -108,7 +101,7 @@ export class ScriptProcess {
   /** How npm exited, or `undefined` if it is still running after `ms`. */
   async waitExit (ms: number): Promise<Exit | undefined> {
     let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<undefined>(resolve => { timer = setTimeout(resolve, ms) })
+    const timeout = new Promise<undefined>(resolve => { timer = setTimeout(() => resolve(undefined), ms) })
     try {
       return await Promise.race([this.exited, timeout])
     } finally {
@@ -117,29 +110,13 @@ export class ScriptProcess {
   }
 
   /**
-   * Sends `signal` to the script itself (npm's descendant that has no children: the node process),
-   * as `kill <pid>` would. Not to npm: npm hands it to the shell running the script, and a shell
-   * that does not exec its command (dash) dies of it and leaves the script running.
+   * Sends `signal` to npm, as `kill <pid>` of `npm run ...` would. npm forwards it to the script,
+   * which the package.json scripts `exec`, so no shell stands in between to swallow it.
    */
-  async kill (signal: NodeJS.Signals): Promise<void> {
+  kill (signal: NodeJS.Signals): void {
     const pid = this.child.pid
     if (pid === undefined) throw new Error(`npm run ${this.script} has no pid`)
-    const { stdout } = await promisify(execFile)('ps', ['-A', '-o', 'pid=,ppid='])
-    const children = new Map<number, number[]>()
-    for (const line of stdout.trim().split('\n')) {
-      const [child, parent] = line.trim().split(/\s+/).map(Number)
-      if (child === undefined || parent === undefined) continue
-      children.set(parent, [...(children.get(parent) ?? []), child])
-    }
-    const leaves: number[] = []
-    const walk = (p: number): void => {
-      const kids = children.get(p) ?? []
-      if (kids.length === 0 && p !== pid) leaves.push(p)
-      kids.forEach(walk)
-    }
-    walk(pid)
-    if (leaves.length === 0) throw new Error(`npm run ${this.script}: no script process found under npm (pid ${pid})\n${this.output}`)
-    for (const leaf of leaves) process.kill(leaf, signal)
+    process.kill(pid, signal)
   }
 
   /** SIGKILL to npm, the shell and the script at once (their process group). Safe to call at any time. */
