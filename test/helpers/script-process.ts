@@ -27,11 +27,11 @@ export async function freePort (): Promise<number> {
   return port
 }
 
-/** The environment of the test process, minus what would leak into the example: tap's coverage hooks and any STICKY_*, PORT or HOST of the developer's shell. */
+/** The environment of the test process, minus what would leak into the example: tap's coverage hooks (a child compiled by tsx would report coverage of the packages against other source maps) and any STICKY_*, PORT or HOST of the developer's shell. */
 function baseEnv (): Record<string, string> {
   const env: Record<string, string> = {}
   for (const [key, value] of Object.entries(process.env)) {
-    if (value === undefined || key === 'NODE_OPTIONS' || key.startsWith('_TAPJS_') || key.startsWith('STICKY_') || key === 'PORT' || key === 'HOST') continue
+    if (value === undefined || key === 'NODE_OPTIONS' || key === 'NODE_V8_COVERAGE' || key.startsWith('_TAPJS_') || key.startsWith('STICKY_') || key === 'PORT' || key === 'HOST') continue
     env[key] = value
   }
   // npm would otherwise look up its own newest version on the registry.
