@@ -1,30 +1,38 @@
 /**
  * The core on its own, inside a plain node:http reverse proxy: what a team that already runs a
  * gateway of its own (undici, http-proxy, another framework) writes to get Apache-style sticky
- * sessions. The balancer decides; this file only moves bytes.
+ * sessions. The balancer decides; this file only moves bytes. HTTP only (no WebSocket upgrades).
  *
  *   npm run --silent example:custom   (gateway.ts beside this file: the same STICKY_* variables as the other examples)
  */
 import {
-  BAD_GATEWAY,
   Balancer,
   forwardedHeaders,
   hasRequestBody,
-  isConnectFailure,
   SERVICE_UNAVAILABLE,
   type BalancerResponse,
   type Decision,
   type StickyOptions
 } from '@stickyroute/core'
+import { createServer, request, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http'
 import { hostname } from 'node:os'
 import { pipeline } from 'node:stream'
-import { createServer, request, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http'
+import type { TLSSocket } from 'node:tls'
 
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer']
 
-function answer (res: ServerResponse, r: BalancerResponse): void {
-  if (res.headersSent) res.destroy()
-  else res.writeHead(r.status, r.headers).end(r.body)
+function answer (res: ServerResponse, r: BalancerResponse, close = false): void {
+  res.writeHead(r.status, close ? { ...r.headers, connection: 'close' } : r.headers).end(r.body)
+}
+
+/** The path below `prefix`, or `undefined` when the request target is not under it (or not a path at all). */
+function below (url: string, prefix: string): string | undefined {
+  if (!url.startsWith('/')) return undefined // absolute-form or '*': never proxied
+  if (prefix === '') return url
+  if (!url.startsWith(prefix)) return undefined
+  const rest = url.slice(prefix.length)
+  if (rest === '' || rest.startsWith('?')) return `/${rest}`
+  return rest.startsWith('/') ? rest : undefined
 }
 
 /** A sticky reverse proxy for `options.members`, serving the paths under `prefix` (stripped). */
@@ -35,15 +43,16 @@ export function createCustomGateway (options: StickyOptions & { prefix?: string 
 
   return createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/'
-    if (prefix !== '' && url !== prefix && !url.startsWith(`${prefix}/`) && !url.startsWith(`${prefix}?`)) {
+    const path = below(url, prefix)
+    if (path === undefined) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found\n')
       return
     }
-    const path = url.slice(prefix.length)
+    const secure = (req.socket as TLSSocket).encrypted === true
     const forwarded = forwardedHeaders({
       host: req.headers.host,
       remoteAddress: req.socket.remoteAddress,
-      secure: false,
+      secure,
       forwardedFor: req.headers['x-forwarded-for'],
       forwardedHost: req.headers['x-forwarded-host'],
       forwardedProto: req.headers['x-forwarded-proto'],
@@ -58,7 +67,7 @@ export function createCustomGateway (options: StickyOptions & { prefix?: string 
       for (const h of HOP_BY_HOP) delete headers[h]
       if (!balancer.options.preserveHost) headers.host = member.host
 
-      const upstream = request({ host: member.hostname, port: member.port, method: req.method, path: path === '' ? '/' : path, headers }, upRes => {
+      const upstream = request({ host: member.hostname, port: member.port, method: req.method, path, headers }, upRes => {
         const out = { ...upRes.headers }
         for (const h of HOP_BY_HOP) delete out[h]
         // The balancer cookie goes after the member's own cookies.
@@ -67,19 +76,24 @@ export function createCustomGateway (options: StickyOptions & { prefix?: string 
         // pipeline, not pipe: if the member dies mid-answer, the client's response is cut too.
         pipeline(upRes, res, () => {})
       })
+      // node:http has no connect timeout: give up on a member that does not answer the connect.
+      const connectTimer = setTimeout(() => {
+        if (upstream.socket?.connecting !== false) upstream.destroy(Object.assign(new Error('connect ETIMEDOUT'), { code: 'ETIMEDOUT', syscall: 'connect' }))
+      }, balancer.options.connectTimeoutMs)
+      upstream.once('close', () => clearTimeout(connectTimer))
       upstream.on('error', err => {
-        if (isConnectFailure(err) && !res.headersSent) {
-          // Nothing reached the member. Without a body, the same request can go elsewhere.
-          if (!hasRequestBody(req.headers)) return attempt(balancer.failover(decision))
-          balancer.markFailed(decision)
-        }
-        answer(res, BAD_GATEWAY)
+        if (res.headersSent) return // pipeline cuts the client's response
+        // The balancer decides: another member (nothing reached this one, and there is no body
+        // to replay), or its own 502/503/504.
+        const outcome = balancer.upstreamError(decision, err, { canRetry: !hasRequestBody(req.headers) })
+        if (outcome.action === 'retry') attempt(outcome.decision)
+        else answer(res, outcome.response, outcome.close)
       })
       res.once('close', () => balancer.finished(decision))
       if (hasRequestBody(req.headers)) req.pipe(upstream)
       else upstream.end()
     }
 
-    attempt(balancer.select({ cookie: req.headers.cookie, url, secure: false }))
+    attempt(balancer.select({ cookie: req.headers.cookie, url, secure }))
   })
 }

@@ -10,6 +10,7 @@ import { SERVICE_UNAVAILABLE, type StickyOptions } from '@stickyroute/core'
 import { hostname } from 'node:os'
 import t, { type Test } from 'tap'
 import { shouldNotSetRouteCookie, shouldSetRouteCookie } from '../helpers/assert.js'
+import { startBlackhole } from '../helpers/blackhole.js'
 import { memberOf, send, type ClientRequest, type ClientResponse } from '../helpers/client.js'
 import { Upstreams, type Echo } from '../helpers/upstreams.js'
 import type { AdapterHarness, Gateway } from './harness.js'
@@ -386,7 +387,19 @@ export function runConformance (harness: AdapterHarness): void {
         const { gw } = await setup(t, METHOD_2)
         const outcome = await send(gw.origin, { path: '/', cookie: `ROUTEID=.${R2}`, headers: { 'x-test-reset': 'after-headers' }, timeout: 5000 })
           .then(res => `answered ${res.status}`, (err: Error) => `cut: ${err.message}`)
-        t.match(outcome, /^(answered 200|cut: (aborted|socket hang up|read ECONNRESET))$/)
+        t.match(outcome, /^cut: (aborted|socket hang up|read ECONNRESET)$/, 'the client sees the answer cut, not a clean short one')
+      })
+
+      t.test('a member whose host drops connection attempts: failover after connectTimeout', async t => {
+        const hole = await startBlackhole()
+        t.teardown(() => hole.close())
+        const { get } = await setup(t, { ...METHOD_2, connectTimeout: 0.5 }, '', up => [{ url: hole.url, route: R1 }, ...up.members.slice(1)])
+        const res = await get({ cookie: `ROUTEID=.${R1}`, timeout: 5000 })
+        t.equal(res.status, 200, 'answered by another member')
+        t.not(memberOf(res), R1)
+        shouldSetRouteCookie(t, res, memberOf(res) ?? '')
+        const next = await get({ cookie: `ROUTEID=.${R1}`, timeout: 5000 })
+        t.equal(next.status, 200, 'the member is in error: the next request goes elsewhere at once')
       })
 
       t.test('a slow member is waited for (no failover on slowness)', async t => {

@@ -5,18 +5,27 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { WebSocket, WebSocketServer } from 'ws'
 
-export interface WsMember { route: string, url: string, close: () => Promise<void> }
+export interface WsMember {
+  route: string
+  url: string
+  /** The request paths of the upgrades it accepted, in order. */
+  paths: string[]
+  close: () => Promise<void>
+}
 
 export async function startWsMember (route: string): Promise<WsMember> {
   const server: Server = createServer((_req, res) => { res.end(route) })
   const wss = new WebSocketServer({ server })
-  wss.on('connection', socket => {
+  const paths: string[] = []
+  wss.on('connection', (socket, req) => {
+    paths.push(req.url ?? '')
     socket.on('message', data => { socket.send(`${route}:${String(data)}`) })
   })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', () => resolve()))
   return {
     route,
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    paths,
     close: async () => {
       for (const c of wss.clients) c.terminate()
       wss.close()

@@ -7,10 +7,12 @@
  * `find_route_worker`, `force_recovery` and the `maxattempts` loop of `proxy_handler`.
  */
 import { formatRouteCookie } from './cookie.js'
+import { isConnectFailure, isTimeout } from './failures.js'
 import { byrequests, type LbMethod } from './lbmethods/byrequests.js'
 import { MemberState, type StickyMember } from './members.js'
 import { isResolvedOptions, resolveOptions, type ResolvedOptions, type StickyOptions } from './options.js'
-import { findSessionRoute, type SessionRoute } from './route.js'
+import { BAD_GATEWAY, GATEWAY_TIMEOUT, SERVICE_UNAVAILABLE, type BalancerResponse } from './responses.js'
+import { findSessionRoute, type RouteSource, type SessionRoute } from './route.js'
 
 /** What a request carries that matters for routing. */
 export interface RoutingRequest {
@@ -26,6 +28,8 @@ export interface RoutingRequest {
 export type UnavailableReason =
   /** No member is usable (all in error, or all tried). */
   | 'no-member'
+  /** The request tried `maxAttempts` other members already. */
+  | 'max-attempts'
   /** The client's route names a member that cannot serve, and `noFailover` is on. */
   | 'nofailover'
 
@@ -40,8 +44,10 @@ export interface Routed {
   readonly routeChanged: boolean
   /** The `Set-Cookie` value to append after the member's own, or `undefined` (no balancer cookie, or the route did not change). */
   readonly setCookie: string | undefined
-  /** The session id the client presented, and where it came from. */
-  readonly session: SessionRoute | undefined
+  /** The route the client presented (from its session id), if any; it may name no member. */
+  readonly clientRoute: string | undefined
+  /** Where the client's session id was read: `'url'`, `'cookie'`, or `undefined` when it had none. */
+  readonly routeSource: RouteSource | undefined
   /** 1 for the first member tried, 2 after one failover, ... */
   readonly attempt: number
 }
@@ -51,8 +57,22 @@ export interface Unavailable {
   readonly ok: false
   readonly status: 503
   readonly reason: UnavailableReason
-  readonly session: SessionRoute | undefined
+  /** The route the client presented, if any. */
+  readonly clientRoute: string | undefined
   readonly attempt: number
+}
+
+/** What to do after the request to the member failed: see {@link Balancer.upstreamError}. */
+export type UpstreamErrorAction =
+  /** Send the same request again, to `decision.member` (the new decision replaces the old one). */
+  | { readonly action: 'retry', readonly decision: Routed }
+  /** Answer with the balancer's own `response` (no balancer cookie); with `close`, also close the client connection (its body was not read). */
+  | { readonly action: 'respond', readonly response: BalancerResponse, readonly close: boolean, readonly decision: Decision }
+
+/** What the gateway knows about the failed request. */
+export interface UpstreamErrorContext {
+  /** `true` when the request can be sent again: it had no body (see `hasRequestBody`) and nothing was answered yet. */
+  readonly canRetry: boolean
 }
 
 export type Decision = Routed | Unavailable
@@ -67,39 +87,51 @@ export interface MemberStatus extends StickyMember {
   readonly failures: number
 }
 
-/** Internal bookkeeping of a routed decision. */
+// Internals of a decision live under symbols: JSON.stringify and loggers skip them, so logging
+// `request.sticky` shows only the public fields (never the options or the raw session id).
+const kOwner = Symbol('owner')
+const kState = Symbol('state')
+const kTried = Symbol('tried')
+const kSecure = Symbol('secure')
+const kSession = Symbol('session')
+const kReleased = Symbol('released')
+
 class RoutedDecision implements Routed {
   readonly ok = true as const
   readonly member: StickyMember
   readonly route: string
   readonly routeChanged: boolean
   readonly setCookie: string | undefined
-  readonly session: SessionRoute | undefined
+  readonly clientRoute: string | undefined
+  readonly routeSource: RouteSource | undefined
   readonly attempt: number
-  /** @internal */
-  readonly state: MemberState
-  /** @internal members tried by earlier attempts of the same request */
-  readonly tried: readonly MemberState[]
-  /** @internal */
-  readonly secure: boolean
-  /** @internal the balancer that made it */
-  readonly owner: Balancer
-  /** @internal */
-  released = false
+  readonly [kOwner]: Balancer
+  readonly [kState]: MemberState
+  /** Members tried by earlier attempts of the same request. */
+  readonly [kTried]: readonly MemberState[]
+  readonly [kSecure]: boolean
+  readonly [kSession]: SessionRoute | undefined
+  [kReleased] = false
 
   constructor (owner: Balancer, state: MemberState, routeChanged: boolean, setCookie: string | undefined, session: SessionRoute | undefined,
     attempt: number, tried: readonly MemberState[], secure: boolean) {
-    this.owner = owner
-    this.state = state
-    this.member = state.view()
+    this.member = state.info
     this.route = state.route
     this.routeChanged = routeChanged
     this.setCookie = setCookie
-    this.session = session
+    this.clientRoute = session?.route
+    this.routeSource = session?.source
     this.attempt = attempt
-    this.tried = tried
-    this.secure = secure
+    this[kOwner] = owner
+    this[kState] = state
+    this[kTried] = tried
+    this[kSecure] = secure
+    this[kSession] = session
   }
+}
+
+function unavailable (reason: UnavailableReason, session: SessionRoute | undefined, attempt: number): Unavailable {
+  return { ok: false, status: 503, reason, clientRoute: session?.route, attempt }
 }
 
 export class Balancer {
@@ -144,11 +176,29 @@ export class Balancer {
   failover (decision: Routed): Decision {
     const d = this.#own(decision)
     this.#fail(d)
-    const tried = [...d.tried, d.state]
-    if (d.attempt > this.options.maxAttempts) {
-      return { ok: false, status: 503, reason: 'no-member', session: d.session, attempt: d.attempt + 1 }
+    if (d.attempt > this.options.maxAttempts) return unavailable('max-attempts', d[kSession], d.attempt + 1)
+    return this.#decide(d[kSession], [...d[kTried], d[kState]], d.attempt + 1, d[kSecure])
+  }
+
+  /**
+   * The request to the member failed with `error`: decides what the gateway does, the same way
+   * in every adapter. A connect failure puts the member in error; a request that can be sent
+   * again goes to another member (`retry`); otherwise the balancer answers itself: 503 when no
+   * member is left, 502 when the body could not be replayed or the member failed mid-request,
+   * 504 when the member did not answer in time (the member is not marked for a timeout).
+   */
+  upstreamError (decision: Routed, error: unknown, context: UpstreamErrorContext): UpstreamErrorAction {
+    const d = this.#own(decision)
+    if (isConnectFailure(error)) {
+      if (context.canRetry) {
+        const next = this.failover(d)
+        return next.ok ? { action: 'retry', decision: next } : { action: 'respond', response: SERVICE_UNAVAILABLE, close: false, decision: next }
+      }
+      this.#fail(d)
+      return { action: 'respond', response: BAD_GATEWAY, close: true, decision: d }
     }
-    return this.#decide(d.session, tried, d.attempt + 1, d.secure)
+    this.#release(d)
+    return { action: 'respond', response: isTimeout(error) ? GATEWAY_TIMEOUT : BAD_GATEWAY, close: false, decision: d }
   }
 
   /** The chosen member could not be connected to, and the request will not be retried. */
@@ -163,9 +213,11 @@ export class Balancer {
 
   /** The members with their state and counters, in configured order. */
   members (): MemberStatus[] {
+    const { now, retryMs } = this.options
+    const at = now()
     return this.#members.map(m => ({
-      ...m.view(),
-      inError: m.inError,
+      ...m.info,
+      inError: !m.isUsable(at, retryMs),
       errorSince: m.errorSince,
       elected: m.counters.elected,
       busy: m.counters.busy,
@@ -174,7 +226,7 @@ export class Balancer {
   }
 
   #own (d: Routed): RoutedDecision {
-    if (!(d instanceof RoutedDecision) || d.owner !== this) {
+    if (!(d instanceof RoutedDecision) || d[kOwner] !== this) {
       throw new TypeError('stickyroute: pass the decision object returned by this balancer\'s select() or failover()')
     }
     return d
@@ -182,13 +234,13 @@ export class Balancer {
 
   #fail (d: RoutedDecision): void {
     this.#release(d)
-    d.state.markFailed(this.options.now())
+    d[kState].markFailed(this.options.now())
   }
 
   #release (d: RoutedDecision): void {
-    if (d.released) return
-    d.released = true
-    d.state.counters.busy--
+    if (d[kReleased]) return
+    d[kReleased] = true
+    d[kState].counters.busy--
   }
 
   #decide (session: SessionRoute | undefined, tried: readonly MemberState[], attempt: number, secure: boolean): Decision {
@@ -206,11 +258,11 @@ export class Balancer {
           }
         }
         // The route names a member that cannot serve.
-        if (o.noFailover) return { ok: false, status: 503, reason: 'nofailover', session, attempt }
+        if (o.noFailover) return unavailable('nofailover', session, attempt)
       }
     }
     const candidates = this.#usable(now, tried)
-    if (candidates.length === 0) return { ok: false, status: 503, reason: 'no-member', session, attempt }
+    if (candidates.length === 0) return unavailable('no-member', session, attempt)
     return this.#routed(this.#lb.pick(candidates), route, session, attempt, tried, secure)
   }
 

@@ -13,8 +13,10 @@ export const CONNECT_FAILURE_CODES: ReadonlySet<string> = new Set([
 export function connectFailureCode (err: unknown): string | undefined {
   let e: unknown = err
   for (let depth = 0; depth < 5 && typeof e === 'object' && e !== null; depth++) {
-    const code = (e as { code?: unknown }).code
+    const { code, syscall } = e as { code?: unknown, syscall?: unknown }
     if (typeof code === 'string' && CONNECT_FAILURE_CODES.has(code)) return code
+    // The kernel (or a gateway's connect timer) gave up connecting: nothing reached the member.
+    if (code === 'ETIMEDOUT' && syscall === 'connect') return code
     e = (e as { cause?: unknown }).cause
   }
   return undefined
@@ -30,7 +32,7 @@ export function isTimeout (err: unknown): boolean {
   let e: unknown = err
   for (let depth = 0; depth < 5 && typeof e === 'object' && e !== null; depth++) {
     const code = (e as { code?: unknown }).code
-    if (code === 'ETIMEDOUT' || code === 'ESOCKETTIMEDOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'FST_REPLY_FROM_GATEWAY_TIMEOUT') return true
+    if ((code === 'ETIMEDOUT' && (e as { syscall?: unknown }).syscall !== 'connect') || code === 'ESOCKETTIMEDOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'FST_REPLY_FROM_GATEWAY_TIMEOUT') return true
     e = (e as { cause?: unknown }).cause
   }
   return false

@@ -1,5 +1,5 @@
 export { Balancer, createBalancer } from './balancer.js'
-export type { Decision, MemberStatus, Routed, RoutingRequest, Unavailable, UnavailableReason } from './balancer.js'
+export type { Decision, MemberStatus, Routed, RoutingRequest, Unavailable, UnavailableReason, UpstreamErrorAction, UpstreamErrorContext } from './balancer.js'
 export {
   compileRouteCookie,
   formatRouteCookie,
@@ -13,8 +13,6 @@ export type { StickyErrorCode } from './errors.js'
 export { CONNECT_FAILURE_CODES, connectFailureCode, hasRequestBody, isConnectFailure, isTimeout } from './failures.js'
 export { forwardedHeaders } from './forwarded.js'
 export type { ForwardedHeaders, ForwardedInput } from './forwarded.js'
-export { byrequests } from './lbmethods/byrequests.js'
-export type { LbMethod } from './lbmethods/byrequests.js'
 export type { MemberCounters, StickyMember } from './members.js'
 export { DEFAULTS, isResolvedOptions, resolveOptions } from './options.js'
 export type { MemberOptions, ResolvedMember, ResolvedOptions, StickyOptions, StickySessionOptions } from './options.js'

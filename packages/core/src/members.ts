@@ -39,6 +39,8 @@ export class MemberState implements StickyMember {
   /** Time (ms) the member went into error, or `undefined` when it is not in error. */
   errorSince: number | undefined = undefined
   readonly counters: MemberCounters = { elected: 0, busy: 0, failures: 0 }
+  /** The read-only view handed to applications (one frozen object per member). */
+  readonly info: StickyMember
 
   constructor (member: ResolvedMember, index: number) {
     this.url = member.url
@@ -46,6 +48,7 @@ export class MemberState implements StickyMember {
     this.index = index
     this.loadFactor = member.loadFactor
     this.lbFactor = Math.round(member.loadFactor * 100)
+    this.info = Object.freeze({ url: this.url, route: this.route, index, loadFactor: this.loadFactor })
   }
 
   get inError (): boolean {
@@ -70,10 +73,5 @@ export class MemberState implements StickyMember {
   markFailed (now: number): void {
     this.errorSince = now
     this.counters.failures++
-  }
-
-  /** The read-only view handed to applications. */
-  view (): StickyMember {
-    return { url: this.url, route: this.route, index: this.index, loadFactor: this.loadFactor }
   }
 }

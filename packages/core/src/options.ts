@@ -56,6 +56,8 @@ export interface StickyOptions {
   retry?: number
   /** How many other members one request may try after a connect failure (Apache `maxattempts`). Defaults to the number of members minus one. */
   maxAttempts?: number
+  /** Seconds to wait for a connection to a member before it counts as a connect failure (Apache `connectiontimeout`). Defaults to `10`. */
+  connectTimeout?: number
   /** When every member is in error, put them all back at once (Apache `forcerecovery`). Defaults to `true`. */
   forceRecovery?: boolean
   /** Keep the client's `Host` header instead of the member's `host:port` (Apache `ProxyPreserveHost`). Defaults to `false`. */
@@ -84,6 +86,7 @@ export interface ResolvedOptions {
   readonly noFailover: boolean
   readonly retryMs: number
   readonly maxAttempts: number
+  readonly connectTimeoutMs: number
   readonly forceRecovery: boolean
   readonly preserveHost: boolean
   readonly lbMethod: 'byrequests'
@@ -97,6 +100,7 @@ export const DEFAULTS = Object.freeze({
   routeCookie: false,
   noFailover: false,
   retry: 60,
+  connectTimeout: 10,
   forceRecovery: true,
   preserveHost: false,
   lbMethod: 'byrequests' as const,
@@ -106,7 +110,7 @@ export const DEFAULTS = Object.freeze({
 const MAX_ROUTE_LENGTH = 255
 const MAX_RETRY_SECONDS = 86_400 * 365
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
-  'members', 'stickySession', 'routeSeparator', 'routeCookie', 'noFailover', 'retry', 'maxAttempts',
+  'members', 'stickySession', 'routeSeparator', 'routeCookie', 'noFailover', 'retry', 'maxAttempts', 'connectTimeout',
   'forceRecovery', 'preserveHost', 'lbMethod', 'now'
 ])
 const KNOWN_MEMBER_OPTIONS: ReadonlySet<string> = new Set(['url', 'route', 'loadFactor'])
@@ -292,8 +296,9 @@ function resolveRouteCookie (value: unknown, sessionCookie: string): CompiledRou
   if (cookiePath !== undefined && !cookiePath.startsWith('/')) {
     throw new StickyConfigError('ERR_STICKY_COOKIE_ATTRIBUTE', `${option}.path`, `must start with '/', got ${describe(cookiePath)}.`)
   }
-  if (maxAge !== undefined && (typeof maxAge !== 'number' || !Number.isSafeInteger(maxAge))) {
-    throw new StickyConfigError('ERR_STICKY_COOKIE_ATTRIBUTE', `${option}.maxAge`, `must be a whole number of seconds, got ${describe(maxAge)}.`)
+  if (maxAge !== undefined && (typeof maxAge !== 'number' || !Number.isSafeInteger(maxAge) || maxAge < 1)) {
+    throw new StickyConfigError('ERR_STICKY_COOKIE_ATTRIBUTE', `${option}.maxAge`,
+      `must be a whole number of seconds from 1 up (0 or less would delete the cookie at once and switch stickiness off), got ${describe(maxAge)}.`)
   }
   if (expires !== undefined && (!(expires instanceof Date) || Number.isNaN(expires.getTime()))) {
     throw new StickyConfigError('ERR_STICKY_COOKIE_ATTRIBUTE', `${option}.expires`, `must be a valid Date, got ${describe(expires)}.`)
@@ -357,6 +362,10 @@ export function resolveOptions (options: StickyOptions): ResolvedOptions {
   if (maxAttempts !== undefined && (typeof maxAttempts !== 'number' || !Number.isSafeInteger(maxAttempts) || maxAttempts < 0)) {
     throw new StickyConfigError('ERR_STICKY_INVALID_OPTION', 'maxAttempts', `must be a whole number from 0 up (0: no failover inside a request), got ${describe(maxAttempts)}.`)
   }
+  const connectTimeout = input['connectTimeout']
+  if (connectTimeout !== undefined && (typeof connectTimeout !== 'number' || !Number.isFinite(connectTimeout) || connectTimeout <= 0 || connectTimeout > 3600)) {
+    throw new StickyConfigError('ERR_STICKY_INVALID_OPTION', 'connectTimeout', `must be a number of seconds above 0 and at most 3600, got ${describe(connectTimeout)}.`)
+  }
   const lbMethod = input['lbMethod']
   if (lbMethod !== undefined && lbMethod !== 'byrequests') {
     throw new StickyConfigError('ERR_STICKY_INVALID_OPTION', 'lbMethod', `must be 'byrequests', got ${describe(lbMethod)}.`)
@@ -374,6 +383,7 @@ export function resolveOptions (options: StickyOptions): ResolvedOptions {
     noFailover: optionalBoolean(input['noFailover'], 'noFailover', DEFAULTS.noFailover),
     retryMs: (retry ?? DEFAULTS.retry) * 1000,
     maxAttempts: maxAttempts ?? members.length - 1,
+    connectTimeoutMs: Math.round((connectTimeout ?? DEFAULTS.connectTimeout) * 1000),
     forceRecovery: optionalBoolean(input['forceRecovery'], 'forceRecovery', DEFAULTS.forceRecovery),
     preserveHost: optionalBoolean(input['preserveHost'], 'preserveHost', DEFAULTS.preserveHost),
     lbMethod: DEFAULTS.lbMethod,

@@ -81,14 +81,16 @@ function isParamEnd (c: number): boolean {
 /**
  * The value of the URL parameter `name` in a request target: `;name=v` (path parameter),
  * `?name=v` or `&name=v` (query). The name must follow `;`, `?` or `&` and is case-sensitive;
- * the value ends at `;`, `?`, `&` (or `#`). An empty value is skipped. Returns `undefined`
+ * the value ends at `;`, `?`, `&` (or `#`: nothing after a fragment mark counts). An empty value is skipped. Returns `undefined`
  * when there is no such parameter.
  */
 export function findUrlParam (url: string, name: string): string | undefined {
   if (name === '') return undefined
-  const len = url.length
+  // A fragment is not part of the request: nothing after '#' counts.
+  const hash = url.indexOf('#')
+  const len = hash === -1 ? url.length : hash
   let i = url.indexOf(name)
-  while (i !== -1) {
+  while (i !== -1 && i < len) {
     const before = i === 0 ? 0 : url.charCodeAt(i - 1)
     const eq = i + name.length
     if ((before === SEMICOLON || before === QUESTION || before === AMPERSAND) && eq < len && url.charCodeAt(eq) === EQUALS) {

@@ -54,7 +54,7 @@ t.test('a route naming a usable member: that member, route unchanged, no cookie'
   t.same(d.member, { url: B, route: 'b', index: 1, loadFactor: 1 })
   t.equal(d.routeChanged, false)
   t.equal(d.setCookie, undefined)
-  t.same(d.session, { source: 'cookie', value: '.b', route: 'b' })
+  t.same([d.routeSource, d.clientRoute], ['cookie', 'b'])
   t.equal(d.attempt, 1)
 })
 
@@ -66,7 +66,7 @@ t.test('a route naming a usable member, Method 1 session id', async t => {
   t.equal(d.setCookie, undefined)
   const u = routed(t, balancer.select({ url: '/shop;jsessionid=99.b?x=1', cookie: 'JSESSIONID=6F1C2A.c' }))
   t.equal(u.route, 'b', 'URL wins over the cookie')
-  t.same(u.session, { source: 'url', value: '99.b', route: 'b' })
+  t.same([u.routeSource, u.clientRoute], ['url', 'b'])
 })
 
 t.test('several members sharing a route: the first usable in config order', async t => {
@@ -211,7 +211,7 @@ t.test('failover(): member in error, another chosen with a cookie naming it, att
   t.equal(second.routeChanged, true)
   t.equal(second.setCookie, COOKIE_B)
   t.equal(second.attempt, 2)
-  t.same(second.session, { source: 'cookie', value: '.a', route: 'a' }, 'keeps the session the client sent')
+  t.same([second.routeSource, second.clientRoute], ['cookie', 'a'], 'keeps the route the client sent')
   const a = balancer.members()[0]
   t.equal(a?.inError, true, 'a in error')
   t.equal(a?.errorSince, clock.now, 'since now()')
@@ -225,7 +225,7 @@ t.test('failover(): member in error, another chosen with a cookie naming it, att
 
   // maxAttempts defaults to members - 1 = 2: no fourth member tried.
   const last = balancer.failover(third)
-  t.same(last, { ok: false, status: 503, reason: 'no-member', session: { source: 'cookie', value: '.a', route: 'a' }, attempt: 4 })
+  t.same(last, { ok: false, status: 503, reason: 'max-attempts', clientRoute: 'a', attempt: 4 })
   t.notOk('setCookie' in last, 'the balancer\'s own 503 carries no cookie')
   t.same(balancer.members().map(m => m.inError), [true, true, true])
   t.same(balancer.members().map(m => m.failures), [1, 1, 1])
@@ -245,7 +245,7 @@ t.test('failover() of a new client to the member it was balanced to: no cookie f
   const second = routed(t, balancer.failover(first))
   t.equal(second.route, 'b')
   t.equal(second.setCookie, COOKIE_B)
-  t.equal(second.session, undefined)
+  t.same([second.routeSource, second.clientRoute], [undefined, undefined])
 })
 
 const maxAttemptRows = [
@@ -265,7 +265,7 @@ t.test('failover() stops after maxAttempts more members', async t => {
     }
     t.same(tried, row.tried, `maxAttempts ${row.maxAttempts}: members tried`)
     t.equal(d.status, 503, `maxAttempts ${row.maxAttempts}: 503`)
-    t.equal(d.reason, 'no-member', `maxAttempts ${row.maxAttempts}: no-member`)
+    t.equal(d.reason, 'max-attempts', `maxAttempts ${row.maxAttempts}: max-attempts`)
     t.equal(d.attempt, row.attempt, `maxAttempts ${row.maxAttempts}: attempt`)
   }
 })
@@ -293,7 +293,7 @@ t.test('failover() never goes back to a member this request already tried, even 
       d = balancer.failover(d)
     }
     t.same(tried, ['a', 'b', 'c'], `${JSON.stringify(request)}: each member tried once`)
-    t.equal(d.reason, 'no-member')
+    t.equal(d.reason, 'max-attempts')
     const next = routed(t, balancer.select({ cookie: 'ROUTEID=.a' }), 'next request')
     t.equal(next.route, 'a', `${JSON.stringify(request)}: retry 0: the next request may use a again`)
   }
@@ -400,10 +400,10 @@ t.test('all members in error with forceRecovery: false: 503 no-member until retr
   failAll(t, balancer)
   clock.now = start + 1
   const d = balancer.select({})
-  t.same(d, { ok: false, status: 503, reason: 'no-member', session: undefined, attempt: 1 })
+  t.same(d, { ok: false, status: 503, reason: 'no-member', clientRoute: undefined, attempt: 1 })
   t.notOk('setCookie' in d, 'no cookie on the balancer\'s 503')
   const s = balancer.select({ cookie: 'ROUTEID=.b' })
-  t.same(s, { ok: false, status: 503, reason: 'no-member', session: { source: 'cookie', value: '.b', route: 'b' }, attempt: 1 })
+  t.same(s, { ok: false, status: 503, reason: 'no-member', clientRoute: 'b', attempt: 1 })
   clock.now = start + 60_001
   t.equal(routed(t, balancer.select({ cookie: 'ROUTEID=.b' })).route, 'b', 'members back after retry')
 })
@@ -432,7 +432,7 @@ t.test('noFailover: a route naming a down member gets 503 nofailover every time;
   for (const after of [0, 1000, 59_000]) {
     clock.now = start + after
     const d = balancer.select({ cookie: 'ROUTEID=.a' })
-    t.same(d, { ok: false, status: 503, reason: 'nofailover', session: { source: 'cookie', value: '.a', route: 'a' }, attempt: 1 }, `+${after} ms`)
+    t.same(d, { ok: false, status: 503, reason: 'nofailover', clientRoute: 'a', attempt: 1 }, `+${after} ms`)
     t.notOk('setCookie' in d, `+${after} ms: no cookie`)
     const viaUrl = balancer.select({ url: '/p?ROUTEID=x.a' })
     t.equal(viaUrl.ok ? 'ok' : viaUrl.reason, 'nofailover', `+${after} ms: URL route to a too`)
@@ -540,7 +540,7 @@ t.test('failover() rejects a decision object it did not create', async t => {
   const { balancer } = setup({ routeCookie: 'ROUTEID' })
   const d = routed(t, balancer.select({}))
   t.throws(() => balancer.failover({ ...d }), TypeError, 'a copy of a decision')
-  const forged: Routed = { ok: true, member: d.member, route: 'a', routeChanged: false, setCookie: undefined, session: undefined, attempt: 1 }
+  const forged: Routed = { ok: true, member: d.member, route: 'a', routeChanged: false, setCookie: undefined, clientRoute: undefined, routeSource: undefined, attempt: 1 }
   t.throws(() => balancer.failover(forged), TypeError, 'a hand-made decision')
   t.throws(() => balancer.markFailed(forged), TypeError, 'markFailed too')
   t.same(balancer.members().map(m => [m.inError, m.failures]), [[false, 0], [false, 0], [false, 0]], 'nothing marked')

@@ -127,7 +127,8 @@ const connectRows: Array<{ name: string, err: unknown, code: string | undefined 
   { name: 'ECONNRESET (the member got the request)', err: sysError('ECONNRESET'), code: undefined },
   { name: 'ECONNRESET wrapping nothing', err: new Error('socket hang up', { cause: sysError('ECONNRESET') }), code: undefined },
   { name: 'EPIPE', err: sysError('EPIPE'), code: undefined },
-  { name: 'ETIMEDOUT is a timeout, not a connect failure', err: sysError('ETIMEDOUT'), code: undefined },
+  { name: 'ETIMEDOUT while connecting (kernel or connect timer): a connect failure', err: sysError('ETIMEDOUT'), code: 'ETIMEDOUT' },
+  { name: 'ETIMEDOUT on an established connection: a timeout, not a connect failure', err: Object.assign(new Error('read ETIMEDOUT'), { code: 'ETIMEDOUT', syscall: 'read' }), code: undefined },
   { name: 'plain Error', err: new Error('boom'), code: undefined },
   { name: 'Error with a numeric code', err: Object.assign(new Error('x'), { code: 111 }), code: undefined },
   { name: 'lower-case code', err: { code: 'econnrefused' }, code: undefined },
@@ -171,7 +172,8 @@ t.test('a self-referencing cause does not loop', async t => {
 // ---------------------------------------------------------------------------------------------
 
 const timeoutRows: Array<{ name: string, err: unknown, expected: boolean }> = [
-  { name: 'ETIMEDOUT', err: sysError('ETIMEDOUT'), expected: true },
+  { name: 'ETIMEDOUT on read', err: Object.assign(new Error('read ETIMEDOUT'), { code: 'ETIMEDOUT', syscall: 'read' }), expected: true },
+  { name: 'ETIMEDOUT while connecting is a connect failure, not a timeout', err: sysError('ETIMEDOUT'), expected: false },
   { name: 'ESOCKETTIMEDOUT', err: { code: 'ESOCKETTIMEDOUT' }, expected: true },
   { name: 'undici headers timeout', err: { code: 'UND_ERR_HEADERS_TIMEOUT' }, expected: true },
   { name: '@fastify/reply-from gateway timeout', err: { code: 'FST_REPLY_FROM_GATEWAY_TIMEOUT', statusCode: 504 }, expected: true },

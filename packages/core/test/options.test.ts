@@ -209,6 +209,7 @@ t.test('documented defaults', async t => {
     { url: 'http://127.0.0.1:8083', route: 'c', loadFactor: 1 }
   ])
   t.equal(o.retryMs, 60_000, 'retry 60 s')
+  t.equal(o.connectTimeoutMs, 10_000, 'connectTimeout 10 s')
   t.equal(o.maxAttempts, 2, 'maxAttempts = members - 1')
   t.equal(o.separator, '.', "separator '.'")
   t.same(o.session, { cookie: 'ROUTEID', urlParam: 'ROUTEID' }, 'stickySession ROUTEID, for cookie and URL')
@@ -229,6 +230,7 @@ t.test('DEFAULTS constant', async t => {
     routeCookie: false,
     noFailover: false,
     retry: 60,
+    connectTimeout: 10,
     forceRecovery: true,
     preserveHost: false,
     lbMethod: 'byrequests',
@@ -246,6 +248,13 @@ t.test('retry is in seconds', async t => {
   t.equal(resolveOptions({ members: THREE, retry: 1 }).retryMs, 1000)
   t.equal(resolveOptions({ members: THREE, retry: 0 }).retryMs, 0)
   t.equal(resolveOptions({ members: THREE, retry: 2.5 }).retryMs, 2500)
+  t.equal(resolveOptions({ members: THREE, connectTimeout: 0.5 }).connectTimeoutMs, 500)
+  for (const bad of [0, -1, Number.NaN, 3601, '5']) {
+    t.throws(() => resolveOptions({ members: THREE, connectTimeout: bad as number }), { code: 'ERR_STICKY_INVALID_OPTION', option: 'connectTimeout' }, `connectTimeout ${String(bad)}`)
+  }
+  for (const bad of [0, -5]) {
+    t.throws(() => resolveOptions({ members: THREE, routeCookie: { maxAge: bad } }), { code: 'ERR_STICKY_COOKIE_ATTRIBUTE', option: 'routeCookie.maxAge' }, `maxAge ${bad}`)
+  }
 })
 
 t.test('member URLs are normalised to their origin', async t => {

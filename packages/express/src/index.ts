@@ -5,13 +5,9 @@
  *   app.use('/app', stickyroute({ members: [...], routeCookie: 'ROUTEID' }))
  */
 import {
-  BAD_GATEWAY,
   Balancer,
   forwardedHeaders,
-  GATEWAY_TIMEOUT,
   hasRequestBody,
-  isConnectFailure,
-  isTimeout,
   SERVICE_UNAVAILABLE,
   StickyConfigError,
   type BalancerResponse,
@@ -27,10 +23,16 @@ import { hostname } from 'node:os'
 import type { TLSSocket } from 'node:tls'
 
 /** Options of http-proxy-middleware that stickyroute passes through; the ones it owns are left out. */
-export type ProxyOptions = Omit<HpmOptions<IncomingMessage, ServerResponse>, 'target' | 'router' | 'changeOrigin' | 'xfwd' | 'forward'>
+export type ProxyOptions = Omit<HpmOptions<IncomingMessage, ServerResponse>, 'target' | 'router' | 'changeOrigin' | 'xfwd' | 'forward' | 'ws' | 'ejectPlugins'>
 
 /** Options of the middleware: the core options and a pass-through bag for http-proxy-middleware. */
 export interface StickyrouteExpressOptions extends StickyOptions {
+  /**
+   * The path you mount the middleware at (`app.use(mountPath, middleware)`), for WebSocket
+   * upgrades: they never pass through Express, so `middleware.upgrade` takes only those under
+   * `mountPath` and strips it, as Express does for HTTP requests. Defaults to `''` (every upgrade).
+   */
+  mountPath?: string
   /** Passed to http-proxy-middleware as is, e.g. `{ pathRewrite, proxyTimeout, agent }`. `target`, `router`, `changeOrigin`, `xfwd`, `forward` and `on.error` are stickyroute's own; your `on.proxyReq` and `on.proxyRes` run before stickyroute's. */
   proxy?: ProxyOptions
 }
@@ -39,7 +41,7 @@ export interface StickyrouteExpressOptions extends StickyOptions {
 export interface StickyrouteMiddleware extends RequestHandler {
   /** The balancer (member states and counters). */
   readonly balancer: Balancer
-  /** Proxies a WebSocket upgrade to the client's member: `server.on('upgrade', middleware.upgrade)`. */
+  /** Proxies a WebSocket upgrade under `mountPath` to the client's member: `server.on('upgrade', middleware.upgrade)`. Other upgrades are left to other listeners. */
   upgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => void
 }
 
@@ -118,21 +120,64 @@ function onResponseClose (this: ServerResponse): void {
   if (decision !== undefined && balancer !== undefined) balancer.finished(decision)
 }
 
+/** Options the pass-through bag may not set, with the reason shown to the user. */
+const RESERVED_PROXY: ReadonlyArray<readonly [string, string]> = [
+  ['target', 'the member is chosen per request'],
+  ['router', 'the member is chosen per request'],
+  ['forward', 'the member is chosen per request'],
+  ['changeOrigin', 'use the option preserveHost'],
+  ['xfwd', 'stickyroute sets X-Forwarded-* itself'],
+  ['ws', 'wire WebSocket upgrades with server.on(\'upgrade\', middleware.upgrade)'],
+  ['ejectPlugins', 'stickyroute\'s cookie, headers and failover are http-proxy-middleware event handlers']
+]
+
+function resolveMountPath (value: unknown): string {
+  if (value === undefined) return ''
+  if (typeof value !== 'string' || (value !== '' && !value.startsWith('/')) || /[?#;\s]/.test(value)) {
+    throw new StickyConfigError('ERR_STICKY_INVALID_OPTION', 'mountPath', `must be the path given to app.use(), starting with '/', got ${JSON.stringify(value)}.`)
+  }
+  return value.endsWith('/') ? value.slice(0, -1) : value
+}
+
+/** The request target below `mountPath`, or `undefined` when it is not under it. */
+function belowMount (url: string, mountPath: string): string | undefined {
+  if (mountPath === '') return url
+  if (!url.startsWith(mountPath)) return undefined
+  const rest = url.slice(mountPath.length)
+  if (rest === '') return '/'
+  const c = rest.charAt(0)
+  if (c === '/') return rest
+  if (c === '?') return `/${rest}`
+  return undefined
+}
+
 /** Creates the middleware. Options are validated here, once: bad options throw a `StickyConfigError`. */
 export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMiddleware {
-  const { proxy: proxyOptions = {}, ...stickyOptions } = options
+  const { proxy: proxyOptions = {}, mountPath: _mountPath, ...stickyOptions } = options
   const balancer = new Balancer(stickyOptions)
   const userOn = proxyOptions.on ?? {}
   if (userOn.error !== undefined) {
     throw new StickyConfigError('ERR_STICKY_INVALID_OPTION', 'proxy.on.error', 'is set by stickyroute (failover and the balancer\'s own error answers). Remove it.')
   }
-  for (const key of ['target', 'router', 'changeOrigin', 'xfwd', 'forward']) {
-    if (key in proxyOptions) {
-      throw new StickyConfigError('ERR_STICKY_INVALID_OPTION', `proxy.${key}`, 'is set by stickyroute (the member is chosen per request). Remove it.')
-    }
+  for (const [key, why] of RESERVED_PROXY) {
+    if (key in proxyOptions) throw new StickyConfigError('ERR_STICKY_INVALID_OPTION', `proxy.${key}`, `is set by stickyroute (${why}). Remove it.`)
   }
+  const mountPath = resolveMountPath(options.mountPath)
   const { preserveHost } = balancer.options
   const server = hostname()
+
+  // Node's http client has no connect timeout: a member whose host drops connection attempts
+  // would hold the request for minutes. Give up after `connectTimeout`, as a connect failure.
+  const { connectTimeoutMs } = balancer.options
+  function watchConnect (outgoing: ClientRequest, socket: Socket): void {
+    if (!socket.connecting) return // a kept-alive connection
+    const timer = setTimeout(() => {
+      outgoing.destroy(Object.assign(new Error(`connect ETIMEDOUT: no connection within ${connectTimeoutMs} ms`), { code: 'ETIMEDOUT', syscall: 'connect' }))
+    }, connectTimeoutMs)
+    const clear = (): void => { clearTimeout(timer) }
+    socket.once('connect', clear)
+    socket.once('close', clear)
+  }
 
   const decide = (req: StickyMessage): Decision => {
     const decision = balancer.select({ cookie: req.headers.cookie, url: req.originalUrl ?? req.url, secure: isSecure(req) })
@@ -154,7 +199,8 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
     ...proxyOptions,
     // Never used: the router always names the member. http-proxy-middleware requires a target.
     target: balancer.options.members[0]?.url,
-    router: (req: StickyMessage) => (req[kDecision] ?? (decide(req) as Routed)).member.url,
+    // Every request and upgrade is decided before it reaches http-proxy-middleware.
+    router: (req: StickyMessage) => req[kDecision]?.member.url,
     changeOrigin: !preserveHost,
     on: {
       ...userOn,
@@ -163,6 +209,8 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
         const outgoing: OutgoingRequest = proxyReq
         outgoing[kSource] = req
         outgoing.once('timeout', onUpstreamTimeout)
+        // http-proxy emits proxyReq from the request's 'socket' event: the socket is there already.
+        if (outgoing.socket !== null) watchConnect(outgoing, outgoing.socket)
         const h = req.headers
         const fwd = forwardedHeaders({
           host: h.host,
@@ -205,24 +253,16 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
           target.destroy()
           return
         }
-        if (isConnectFailure(err)) {
-          if (!hasRequestBody(r.headers)) {
-            const next = balancer.failover(decision)
-            apply(r, next)
-            if (!next.ok) {
-              sendBalancerResponse(target, SERVICE_UNAVAILABLE)
-              return
-            }
-            if (r[kUrl] !== undefined) r.url = r[kUrl]
-            proxy(r as Request, target as Response, r[kNext] ?? noop).catch(noop)
-            return
-          }
-          // The body was streamed to the failed attempt: it cannot be replayed elsewhere.
-          balancer.markFailed(decision)
-          sendBalancerResponse(target, BAD_GATEWAY, true)
+        // http-proxy reports its proxyTimeout as a plain reset: say what it was.
+        const error = r[kTimedOut] === true ? Object.assign(new Error('the member did not answer within proxyTimeout'), { code: 'ESOCKETTIMEDOUT', cause: err }) : err
+        const outcome = balancer.upstreamError(decision, error, { canRetry: !hasRequestBody(r.headers) })
+        apply(r, outcome.decision)
+        if (outcome.action === 'retry') {
+          if (r[kUrl] !== undefined) r.url = r[kUrl]
+          proxy(r as Request, target as Response, r[kNext] ?? noop).catch(noop)
           return
         }
-        sendBalancerResponse(target, isTimeout(err) || r[kTimedOut] === true ? GATEWAY_TIMEOUT : BAD_GATEWAY)
+        sendBalancerResponse(target, outcome.response, outcome.close)
       }
     }
   })
@@ -243,6 +283,8 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
 
   Object.defineProperty(middleware, 'balancer', { value: balancer, enumerable: true })
   middleware.upgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
+    const below = belowMount(req.url ?? '/', mountPath)
+    if (below === undefined) return // not under mountPath: another listener's
     const decision = decide(req as StickyMessage)
     if (!decision.ok) {
       socket.end(`HTTP/1.1 ${SERVICE_UNAVAILABLE.status} Service Unavailable\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(SERVICE_UNAVAILABLE.body)}\r\n\r\n${SERVICE_UNAVAILABLE.body}`)
@@ -250,6 +292,7 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
     }
     // An upgraded connection is not a request in flight; WebSocket accounting comes with WebSocket stickiness.
     balancer.finished(decision)
+    req.url = below
     proxy.upgrade(req as Request, socket, head)
   }
   return middleware

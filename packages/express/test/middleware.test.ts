@@ -11,7 +11,10 @@ import t, { type Test } from 'tap'
 import { memberOf, send } from '../../../test/helpers/client.js'
 import { closeServer, listen } from '../../../test/helpers/listen.js'
 import { Upstreams } from '../../../test/helpers/upstreams.js'
+import { httpsGet, selfSignedCertificate } from '../../../test/helpers/tls.js'
 import { startWsMember, wsEcho } from '../../../test/helpers/ws-upstreams.js'
+import { createServer as createHttpsServer } from 'node:https'
+import { WebSocketServer } from 'ws'
 
 async function withUpstreams (t: Test, routes = ['a', 'b']): Promise<Upstreams> {
   const up = await Upstreams.start(routes)
@@ -135,4 +138,62 @@ t.test('WebSocket upgrades: no member up gives a 503; a member refusing closes t
   await t.rejects(wsEcho(origin, '/socket', 'ROUTEID=.a', 'hi'), /socket hang up|ECONNRESET/, 'the member refuses: the socket is closed')
   t.equal((await send(origin, { path: '/' })).status, 503, 'an HTTP request: the member refuses and goes into error')
   await t.rejects(wsEcho(origin, '/socket', 'ROUTEID=.a', 'hi'), /Unexpected server response: 503/)
+})
+
+t.test('WebSocket upgrades under mountPath: the mount path is stripped; other upgrades are left alone', async t => {
+  const a = await startWsMember('a')
+  t.teardown(async () => { await a.close() })
+  const app = express()
+  const sticky = stickyroute({ members: [{ url: a.url, route: 'a' }], routeCookie: 'ROUTEID', mountPath: '/app' })
+  app.use('/app', sticky)
+  const { origin, server } = await serve(t, app)
+  server.on('upgrade', sticky.upgrade)
+  const other = new WebSocketServer({ noServer: true })
+  server.on('upgrade', (req, socket, head) => {
+    if (req.url?.startsWith('/other') === true) other.handleUpgrade(req, socket, head, ws => { ws.on('message', m => ws.send(`other:${String(m)}`)) })
+  })
+  t.teardown(() => { other.close() })
+  t.equal(await wsEcho(origin, '/app/socket', undefined, 'hi'), 'a:hi')
+  t.equal(await wsEcho(origin, '/other/socket', undefined, 'hi'), 'other:hi', 'an upgrade outside mountPath goes to its own listener')
+  t.equal(a.paths.at(0), '/socket', 'the member sees the path below the mount path, as for HTTP')
+  t.throws(() => stickyroute({ members: [{ url: a.url, route: 'a' }], mountPath: 'app' }), { code: 'ERR_STICKY_INVALID_OPTION', option: 'mountPath' })
+})
+
+t.test('the in-flight count goes back to 0 after answers, failovers, 503s and client aborts', async t => {
+  const up = await withUpstreams(t)
+  const app = express()
+  const sticky = stickyroute({ members: up.members, routeCookie: 'ROUTEID' })
+  app.use(sticky)
+  const { origin } = await serve(t, app)
+  const busy = (): number[] => sticky.balancer.members().map(m => m.busy)
+  await send(origin, { path: '/' })
+  await send(origin, { path: '/', cookie: 'ROUTEID=.b', headers: { 'x-test-status': '500' } })
+  await up.at(1).stop()
+  t.equal((await send(origin, { path: '/', cookie: 'ROUTEID=.b' })).status, 200, 'failover')
+  await up.at(0).stop()
+  t.equal((await send(origin, { path: '/', cookie: 'ROUTEID=.a' })).status, 503)
+  await up.at(0).start()
+  await send(origin, { path: '/', headers: { 'x-test-delay': '2000' }, timeout: 200 }).catch(() => 'aborted by the client')
+  await new Promise(resolve => setTimeout(resolve, 100))
+  t.same(busy(), [0, 0])
+})
+
+t.test('proxy.ws and proxy.ejectPlugins are stickyroute\'s own', async t => {
+  const member = { url: 'http://127.0.0.1:1', route: 'a' }
+  // @ts-expect-error: not in the type, as a JavaScript user could still pass it
+  t.throws(() => stickyroute({ members: [member], proxy: { ws: true } }), { code: 'ERR_STICKY_INVALID_OPTION', option: 'proxy.ws' })
+  // @ts-expect-error: not in the type, as a JavaScript user could still pass it
+  t.throws(() => stickyroute({ members: [member], proxy: { ejectPlugins: true } }), { code: 'ERR_STICKY_INVALID_OPTION', option: 'proxy.ejectPlugins' })
+})
+
+t.test('over HTTPS the balancer cookie is Secure (secure: \'auto\')', async t => {
+  const up = await withUpstreams(t)
+  const app = express()
+  app.use(stickyroute({ members: up.members, routeCookie: 'ROUTEID' }))
+  const server = createHttpsServer(selfSignedCertificate(), app)
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(async () => { await closeServer(server) })
+  const res = await httpsGet(`https://127.0.0.1:${(server.address() as AddressInfo).port}`, '/')
+  t.equal(res.status, 200)
+  t.same(res.setCookie, ['ROUTEID=.a; Path=/; HttpOnly; Secure; SameSite=Lax'])
 })

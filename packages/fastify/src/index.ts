@@ -6,13 +6,9 @@
  */
 import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy'
 import {
-  BAD_GATEWAY,
   Balancer,
   forwardedHeaders,
-  GATEWAY_TIMEOUT,
   hasRequestBody,
-  isConnectFailure,
-  isTimeout,
   SERVICE_UNAVAILABLE,
   StickyConfigError,
   type BalancerResponse,
@@ -147,35 +143,30 @@ const stickyroutePlugin: FastifyPluginAsync<StickyrouteFastifyOptions> = async (
       const cookie = (request as FastifyRequest & StickyRequest)[kDecision]?.setCookie
       return cookie === undefined ? out : appendSetCookie(out, cookie)
     },
-    // A member's own 503 is its answer (Apache passes it through); do not retry it ten times.
-    retryDelay: ({ err, req, res, attempt, getDefaultDelay }) => res === undefined ? getDefaultDelay(req, res, err, attempt) : null,
+    // A member's own 503 is its answer (Apache passes it through): unless the application says
+    // otherwise, do not let reply-from retry it ten times.
+    retryDelay: userReply.retryDelay ?? (({ err, req, res, attempt, getDefaultDelay }) => res === undefined ? getDefaultDelay(req, res, err, attempt) : null),
     onError (reply, { error }) {
       const request = reply.request as FastifyRequest & StickyRequest
       const decision = request[kDecision]
+      /* c8 ignore next: reply-from calls onError only for requests this plugin routed and has not answered */
       if (decision === undefined || reply.sent) return
-      if (isConnectFailure(error)) {
-        const dest = request[kDest]
-        const used = request[kReplyOptions]
-        if (dest !== undefined && used !== undefined && !hasRequestBody(request.raw.headers)) {
-          const next = balancer.failover(decision)
-          if (next.ok) {
-            request[kDecision] = next
-            request.sticky = next
-            reply.from(dest, { ...used, getUpstream: replyOptions.getUpstream })
-            return
-          }
-          delete request[kDecision]
-          request.sticky = null
-          sendBalancerResponse(reply, SERVICE_UNAVAILABLE)
-          return
-        }
-        // The body was streamed to the failed attempt: it cannot be replayed elsewhere.
-        balancer.markFailed(decision)
-        reply.header('connection', 'close')
-        sendBalancerResponse(reply, BAD_GATEWAY)
+      const dest = request[kDest]
+      const used = request[kReplyOptions]
+      const canRetry = dest !== undefined && used !== undefined && !hasRequestBody(request.raw.headers)
+      const outcome = balancer.upstreamError(decision, error, { canRetry })
+      if (outcome.action === 'retry') {
+        request[kDecision] = outcome.decision
+        request.sticky = outcome.decision
+        reply.from(dest, { ...used, getUpstream: replyOptions.getUpstream })
         return
       }
-      sendBalancerResponse(reply, isTimeout(error) ? GATEWAY_TIMEOUT : BAD_GATEWAY)
+      if (!outcome.decision.ok) {
+        delete request[kDecision]
+        request.sticky = null
+      }
+      if (outcome.close) reply.header('connection', 'close')
+      sendBalancerResponse(reply, outcome.response)
     }
   }
 
@@ -191,6 +182,9 @@ const stickyroutePlugin: FastifyPluginAsync<StickyrouteFastifyOptions> = async (
       disableRequestLogging: true,
       websocket: true,
       ...proxy,
+      // undici's connect timeout comes from the core option `connectTimeout`, unless the
+      // application brings its own undici options or dispatcher.
+      undici: proxy.undici ?? { connectTimeout: balancer.options.connectTimeoutMs },
       upstream: '',
       replyOptions,
       handler (request, reply, dest, opts) {

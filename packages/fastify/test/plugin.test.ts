@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import { memberOf, send } from '../../../test/helpers/client.js'
 import { Upstreams } from '../../../test/helpers/upstreams.js'
+import { httpsGet, selfSignedCertificate } from '../../../test/helpers/tls.js'
 import { startWsMember, wsEcho } from '../../../test/helpers/ws-upstreams.js'
 
 async function withUpstreams (t: Test, routes = ['a', 'b']): Promise<Upstreams> {
@@ -139,4 +140,26 @@ t.test('a WebSocket upgrade when no member is up gets the balancer\'s 503', asyn
   const origin = await listen(t, app)
   t.equal((await send(origin, { path: '/' })).status, 503, 'the member refuses and goes into error')
   await t.rejects(wsEcho(origin, '/socket', 'ROUTEID=.a', 'hi'), /Unexpected server response: 503/)
+})
+
+t.test('over HTTPS the balancer cookie is Secure (secure: \'auto\')', async t => {
+  const up = await withUpstreams(t)
+  const app = Fastify({ https: selfSignedCertificate() })
+  await app.register(stickyroute, { members: up.members, routeCookie: 'ROUTEID' })
+  t.teardown(async () => { await app.close() })
+  const origin = await app.listen({ port: 0, host: '127.0.0.1' })
+  const res = await httpsGet(origin, '/')
+  t.equal(res.status, 200)
+  t.same(res.setCookie, ['ROUTEID=.a; Path=/; HttpOnly; Secure; SameSite=Lax'])
+})
+
+t.test('failover keeps the rewritten path (proxy.rewritePrefix)', async t => {
+  const up = await withUpstreams(t)
+  const app = Fastify()
+  await app.register(stickyroute, { prefix: '/api', members: up.members, routeCookie: 'ROUTEID', proxy: { rewritePrefix: '/v1' } })
+  const origin = await listen(t, app)
+  await up.at(0).stop()
+  const res = await send(origin, { path: '/api/things?x=1', cookie: 'ROUTEID=.a' })
+  t.equal(memberOf(res), 'b')
+  t.equal((JSON.parse(res.body) as { url: string }).url, '/v1/things?x=1')
 })
