@@ -51,10 +51,6 @@ export class MemberState implements StickyMember {
     this.info = Object.freeze({ url: this.url, route: this.route, index, loadFactor: this.loadFactor })
   }
 
-  get inError (): boolean {
-    return this.errorSince !== undefined
-  }
-
   /**
    * Usable for a request at `now`: not in error, or in error for more than `retryMs` (then the
    * error is cleared, as Apache's `ap_proxy_retry_worker` does when it looks at a member:

@@ -407,3 +407,8 @@ t.test('nothing after a fragment mark counts as a URL parameter', async t => {
   t.equal(findUrlParam('/x?a=1#&jsessionid=z.b', 'jsessionid'), undefined)
   t.equal(findUrlParam('/x;jsessionid=z.b#frag', 'jsessionid'), 'z.b')
 })
+
+t.test('an empty name finds nothing (and does not loop)', async t => {
+  t.equal(findUrlParam('/x?=1', ''), undefined)
+  t.equal(findCookieValue('=1; a=2', ''), undefined)
+})

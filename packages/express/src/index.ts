@@ -87,10 +87,6 @@ interface UpstreamResponse extends IncomingMessage {
 }
 
 function sendBalancerResponse (res: ServerResponse, response: BalancerResponse, close = false): void {
-  if (res.headersSent) {
-    res.destroy()
-    return
-  }
   res.writeHead(response.status, close ? { ...response.headers, connection: 'close' } : response.headers)
   res.end(response.body)
 }
@@ -249,17 +245,21 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
           return
         }
         const decision = r[kDecision]
+        // Every proxied request carries a decision, and a member failing after its headers is
+        // handled where its answer closes (onUpstreamClose): this is only a safety net.
+        /* c8 ignore start */
         if (decision === undefined || target.headersSent) {
           target.destroy()
           return
         }
+        /* c8 ignore stop */
         // http-proxy reports its proxyTimeout as a plain reset: say what it was.
         const error = r[kTimedOut] === true ? Object.assign(new Error('the member did not answer within proxyTimeout'), { code: 'ESOCKETTIMEDOUT', cause: err }) : err
         const outcome = balancer.upstreamError(decision, error, { canRetry: !hasRequestBody(r.headers) })
         apply(r, outcome.decision)
         if (outcome.action === 'retry') {
           if (r[kUrl] !== undefined) r.url = r[kUrl]
-          proxy(r as Request, target as Response, r[kNext] ?? noop).catch(noop)
+          proxy(r as Request, target as Response, r[kNext] as NextFunction)
           return
         }
         sendBalancerResponse(target, outcome.response, outcome.close)
@@ -283,7 +283,7 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
 
   Object.defineProperty(middleware, 'balancer', { value: balancer, enumerable: true })
   middleware.upgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
-    const below = belowMount(req.url ?? '/', mountPath)
+    const below = belowMount(req.url as string, mountPath) // a server-side request always has a url
     if (below === undefined) return // not under mountPath: another listener's
     const decision = decide(req as StickyMessage)
     if (!decision.ok) {
@@ -297,8 +297,6 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
   }
   return middleware
 }
-
-function noop (): void {}
 
 export default stickyroute
 export type { Routed, StickyMember, StickyOptions } from '@stickyroute/core'

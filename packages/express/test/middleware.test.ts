@@ -13,6 +13,7 @@ import { closeServer, listen } from '../../../test/helpers/listen.js'
 import { Upstreams } from '../../../test/helpers/upstreams.js'
 import { httpsGet, selfSignedCertificate } from '../../../test/helpers/tls.js'
 import { startWsMember, wsEcho } from '../../../test/helpers/ws-upstreams.js'
+import { Agent } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import { WebSocketServer } from 'ws'
 
@@ -76,17 +77,30 @@ t.test('an auth middleware of the application runs before routing', async t => {
   t.equal(memberOf(await send(origin, { path: '/app/x', headers: { authorization: 'Bearer ok' } })), 'a')
 })
 
-t.test('the application\'s on.proxyRes runs, and the balancer cookie still comes last', async t => {
+t.test('the application\'s on.proxyReq and on.proxyRes run first; a keep-alive agent works', async t => {
   const up = await withUpstreams(t)
   const app = express()
+  const agent = new Agent({ keepAlive: true })
+  t.teardown(() => { agent.destroy() })
   app.use(stickyroute({
     members: up.members,
     routeCookie: 'ROUTEID',
-    proxy: { on: { proxyRes: proxyRes => { proxyRes.headers['set-cookie'] = [...(proxyRes.headers['set-cookie'] ?? []), 'added=1'] } } }
+    proxy: {
+      agent,
+      on: {
+        proxyReq: proxyReq => { proxyReq.setHeader('x-forwarded-for', 'spoofed-by-hook'); proxyReq.setHeader('x-added', 'yes') },
+        proxyRes: proxyRes => { proxyRes.headers['set-cookie'] = [...(proxyRes.headers['set-cookie'] ?? []), 'added=1'] }
+      }
+    }
   }))
   const { origin } = await serve(t, app)
   const res = await send(origin, { path: '/', headers: { 'x-test-set-cookie': 'JSESSIONID=s.a' } })
   t.same(res.setCookie, ['JSESSIONID=s.a', 'added=1', 'ROUTEID=.a; Path=/; HttpOnly; SameSite=Lax'])
+  const echo = JSON.parse(res.body) as { headers: Record<string, string> }
+  t.equal(echo.headers['x-added'], 'yes')
+  t.match(echo.headers['x-forwarded-for'], /^(::ffff:)?127\.0\.0\.1$/, 'stickyroute sets X-Forwarded-For after the hook')
+  // http-proxy passes the client's Connection header on: ask for keep-alive so the agent keeps the member's socket.
+  for (let i = 0; i < 3; i++) t.equal(memberOf(await send(origin, { path: '/', cookie: 'ROUTEID=.b', headers: { connection: 'keep-alive' } })), 'b', 'over a kept-alive connection')
 })
 
 t.test('bad options throw at creation with their ERR_STICKY_* code', async t => {
@@ -144,7 +158,7 @@ t.test('WebSocket upgrades under mountPath: the mount path is stripped; other up
   const a = await startWsMember('a')
   t.teardown(async () => { await a.close() })
   const app = express()
-  const sticky = stickyroute({ members: [{ url: a.url, route: 'a' }], routeCookie: 'ROUTEID', mountPath: '/app' })
+  const sticky = stickyroute({ members: [{ url: a.url, route: 'a' }], routeCookie: 'ROUTEID', mountPath: '/app/' })
   app.use('/app', sticky)
   const { origin, server } = await serve(t, app)
   server.on('upgrade', sticky.upgrade)
@@ -155,8 +169,15 @@ t.test('WebSocket upgrades under mountPath: the mount path is stripped; other up
   t.teardown(() => { other.close() })
   t.equal(await wsEcho(origin, '/app/socket', undefined, 'hi'), 'a:hi')
   t.equal(await wsEcho(origin, '/other/socket', undefined, 'hi'), 'other:hi', 'an upgrade outside mountPath goes to its own listener')
-  t.equal(a.paths.at(0), '/socket', 'the member sees the path below the mount path, as for HTTP')
+  t.equal(await wsEcho(origin, '/app?x=1', undefined, 'hi'), 'a:hi')
+  t.equal(await wsEcho(origin, '/app', undefined, 'hi'), 'a:hi')
+  t.same(a.paths, ['/socket', '/?x=1', '/'], 'the member sees the path below the mount path, as for HTTP')
+  server.on('upgrade', (req, socket) => { if (req.url?.startsWith('/apps') === true) socket.destroy() })
+  await t.rejects(wsEcho(origin, '/apps/socket', undefined, 'hi'), 'a path that only starts with the mount path is not under it')
+  t.equal(a.paths.length, 3)
   t.throws(() => stickyroute({ members: [{ url: a.url, route: 'a' }], mountPath: 'app' }), { code: 'ERR_STICKY_INVALID_OPTION', option: 'mountPath' })
+  t.throws(() => stickyroute({ members: [{ url: a.url, route: 'a' }], mountPath: '/app?x' }), { code: 'ERR_STICKY_INVALID_OPTION', option: 'mountPath' })
+  t.doesNotThrow(() => stickyroute({ members: [{ url: a.url, route: 'a' }], mountPath: '/app' }), 'without the trailing slash too')
 })
 
 t.test('the in-flight count goes back to 0 after answers, failovers, 503s and client aborts', async t => {

@@ -120,7 +120,8 @@ const stickyroutePlugin: FastifyPluginAsync<StickyrouteFastifyOptions> = async (
   const replyOptions: ReplyOptions = {
     ...userReply,
     getUpstream (request) {
-      return (request as FastifyRequest & StickyRequest)[kDecision]?.member.url ?? ''
+      // Called only after the preHandler routed the request (it answers itself otherwise).
+      return ((request as FastifyRequest & StickyRequest)[kDecision] as Routed).member.url
     },
     rewriteRequestHeaders (request, headers) {
       const out = userReply.rewriteRequestHeaders === undefined ? headers : userReply.rewriteRequestHeaders(request, headers)
