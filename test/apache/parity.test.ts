@@ -28,11 +28,8 @@ import { APACHE_MISSING, apacheInstalled, apacheVersion, startApache } from '../
 import { memberOf, send, type ClientRequest, type ClientResponse } from '../helpers/client.js'
 import { startExpress, startFastify } from '../helpers/gateways.js'
 import { Upstreams, type Echo } from '../helpers/upstreams.js'
+import { NO_ROUTE_COOKIES, R1, R2, R3, ROUTES } from '../helpers/spec-cases.js'
 
-const R1 = 'tomcat_instance_1'
-const R2 = 'tomcat_instance_2'
-const R3 = 'tomcat_instance_3'
-const ROUTES = [R1, R2, R3]
 const HOSTNAME = hostname()
 
 const METHOD_2: Partial<StickyOptions> = { stickySession: 'ROUTEID', routeCookie: 'ROUTEID' }
@@ -245,18 +242,7 @@ if (!apacheInstalled()) {
     })
 
     t.test('cookies that carry no usable route: balanced, and the cookie is written', async t => {
-      const cases: Array<[string, string]> = [
-        ['no separator', `ROUTEID=${R2}`],
-        ['empty value', 'ROUTEID='],
-        ['unknown route', 'ROUTEID=.tomcat_instance_9'],
-        ['route in another letter case', `ROUTEID=.${R2.toUpperCase()}`],
-        ['extra text after the route', `ROUTEID=.${R2}.x`],
-        ['quoted value', `ROUTEID=".${R2}"`],
-        ['cookie name in another case', `routeid=.${R2}`],
-        ['a longer name ending in the name', `XROUTEID=.${R2}`],
-        ['4000-character value', `ROUTEID=.${'x'.repeat(4000)}`],
-        ['empty first cookie wins over a later one', `ROUTEID=; ROUTEID=.${R3}`]
-      ]
+      const cases = NO_ROUTE_COOKIES
       const obs = await parity(t, METHOD_2, async run => {
         for (const [name, cookie] of cases) await run.req(name, { cookie })
       })

@@ -13,12 +13,8 @@ import { shouldNotSetRouteCookie, shouldSetRouteCookie } from '../helpers/assert
 import { startBlackhole } from '../helpers/blackhole.js'
 import { memberOf, send, type ClientRequest, type ClientResponse } from '../helpers/client.js'
 import { Upstreams, type Echo } from '../helpers/upstreams.js'
+import { NO_ROUTE_COOKIES, R1, R2, R3, ROUTES } from '../helpers/spec-cases.js'
 import type { AdapterHarness, Gateway } from './harness.js'
-
-const R1 = 'tomcat_instance_1'
-const R2 = 'tomcat_instance_2'
-const R3 = 'tomcat_instance_3'
-const ROUTES = [R1, R2, R3]
 
 const METHOD_2: Partial<StickyOptions> = { stickySession: 'ROUTEID', routeCookie: 'ROUTEID' }
 const METHOD_1: Partial<StickyOptions> = { stickySession: 'JSESSIONID|jsessionid' }
@@ -84,18 +80,7 @@ export function runConformance (harness: AdapterHarness): void {
 
       t.test('cookies that carry no usable route: balanced, and the cookie is written', async t => {
         const { get } = await setup(t, METHOD_2)
-        const cases: Array<[string, string | string[]]> = [
-          ['no separator', `ROUTEID=${R2}`],
-          ['empty value', 'ROUTEID='],
-          ['unknown route', 'ROUTEID=.tomcat_instance_9'],
-          ['route in another letter case', `ROUTEID=.${R2.toUpperCase()}`],
-          ['extra text after the route', `ROUTEID=.${R2}.x`],
-          ['quoted value', `ROUTEID=".${R2}"`],
-          ['cookie name in another case', `routeid=.${R2}`],
-          ['a longer name ending in the name', `XROUTEID=.${R2}`],
-          ['4000-character value', `ROUTEID=.${'x'.repeat(4000)}`],
-          ['empty first cookie wins over a later one', `ROUTEID=; ROUTEID=.${R3}`]
-        ]
+        const cases = NO_ROUTE_COOKIES
         for (const [name, cookie] of cases) {
           const res = await get({ cookie })
           t.equal(res.status, 200, name)
