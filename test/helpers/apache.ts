@@ -163,11 +163,24 @@ export function apacheConfig (options: StickyOptions, settings: ApacheSettings, 
   return lines.join('\n')
 }
 
+/**
+ * True once Apache answers HTTP, not merely accepts connections (its worker may not be ready yet
+ * right after the port opens). `OPTIONS *` is answered by Apache itself, never proxied, so it
+ * does not touch the balancer's accounting.
+ */
 async function portAnswers (port: number): Promise<boolean> {
   return await new Promise<boolean>(resolve => {
     const socket = connect(port, '127.0.0.1')
-    socket.once('connect', () => { socket.destroy(); resolve(true) })
-    socket.once('error', () => { socket.destroy(); resolve(false) })
+    let data = ''
+    const done = (ok: boolean): void => { socket.destroy(); resolve(ok) }
+    socket.setTimeout(1000, () => done(false))
+    socket.once('connect', () => socket.write('OPTIONS * HTTP/1.0\r\n\r\n'))
+    socket.on('data', (chunk: Buffer) => {
+      data += chunk.toString('latin1')
+      if (data.startsWith('HTTP/1.')) done(true)
+    })
+    socket.once('end', () => done(data.startsWith('HTTP/1.')))
+    socket.once('error', () => done(false))
   })
 }
 
