@@ -10,6 +10,7 @@
  * table) or as a child of bench/run.ts (pinned to the proxy core; sends its result over IPC).
  */
 import { createBalancer, type Balancer } from '@stickyroute/core'
+import { pathToFileURL } from 'node:url'
 import { getHeapSpaceStatistics } from 'node:v8'
 import type { ChildMessage } from './ipc.js'
 import { spread, type Spread } from './stats.js'
@@ -157,7 +158,7 @@ export function formatCore (result: CoreResult): string {
   return lines.join('\n')
 }
 
-if (process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/'))) {
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const result = runCoreBench()
   if (process.send !== undefined) {
     const message: ChildMessage = { type: 'result', result }

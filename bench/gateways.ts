@@ -13,14 +13,14 @@ import { createProxyMiddleware } from 'http-proxy-middleware'
 import { Agent, createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
-export const GATEWAY_NAMES = [
+const GATEWAY_NAMES = [
   'fastify-bare', 'fastify-sticky', 'express-bare', 'express-sticky', 'express-bare-keepalive', 'express-sticky-keepalive'
 ] as const
 export type GatewayName = typeof GATEWAY_NAMES[number]
 
 /** The balancer cookie of the sticky gateways, and the routes of the three members. */
 export const ROUTE_COOKIE = 'ROUTEID'
-export const ROUTES = ['a', 'b', 'c'] as const
+const ROUTES = ['a', 'b', 'c'] as const
 /** The route of the valid-route workload; the bare proxies forward to this member, so both reach the same upstream. */
 export const VALID_ROUTE = 'b'
 /** Length of every upstream answer body. */
@@ -37,7 +37,7 @@ export function isGatewayName (name: string): name is GatewayName {
 }
 
 /** The members of the sticky gateways, from the upstreams' origins (in `ROUTES` order). */
-export function membersOf (upstreams: readonly string[]): MemberOptions[] {
+function membersOf (upstreams: readonly string[]): MemberOptions[] {
   return ROUTES.map((route, i) => {
     const url = upstreams[i]
     if (url === undefined) throw new Error(`bench: no upstream for route ${route} (got ${upstreams.length} upstreams)`)
@@ -46,7 +46,7 @@ export function membersOf (upstreams: readonly string[]): MemberOptions[] {
 }
 
 /** The body member `route` answers with: `member=<route>` padded to `BODY_BYTES` bytes. */
-export function upstreamBody (route: string): Buffer {
+function upstreamBody (route: string): Buffer {
   const text = `member=${route} `
   return Buffer.from(text.padEnd(BODY_BYTES - 1, '.') + '\n')
 }

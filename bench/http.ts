@@ -39,8 +39,8 @@ export interface Target {
 const VALID_COOKIE = { cookie: `${ROUTE_COOKIE}=.${VALID_ROUTE}` }
 const NO_COOKIE = {}
 
-/** Every target; the alternating runs measure `alternatingTargets()`, the A/B cross-check every group. */
-export const TARGETS: readonly Target[] = [
+/** Every target; a run measures `benchTargets()`. */
+const TARGETS: readonly Target[] = [
   { id: 'fastify-bare', label: '@fastify/http-proxy, bare, 1 upstream', short: ['Fastify', 'bare'], framework: 'fastify', group: 'fastify', gateway: 'fastify-bare', workload: 'baseline', headers: VALID_COOKIE },
   { id: 'fastify-valid', label: 'stickyroute Fastify, valid route', short: ['Fastify', 'valid route'], framework: 'fastify', group: 'fastify', gateway: 'fastify-sticky', workload: 'valid', headers: VALID_COOKIE },
   { id: 'fastify-new', label: 'stickyroute Fastify, new clients', short: ['Fastify', 'new clients'], framework: 'fastify', group: 'fastify', gateway: 'fastify-sticky', workload: 'new', headers: NO_COOKIE },
@@ -52,8 +52,8 @@ export const TARGETS: readonly Target[] = [
   { id: 'express-ka-new', label: 'stickyroute Express + keep-alive agent, new clients', short: ['Express+agent', 'new clients'], framework: 'express', group: 'express-keepalive', gateway: 'express-sticky-keepalive', workload: 'new', headers: NO_COOKIE }
 ]
 
-/** The targets of the alternating runs: the keep-alive group only on request (it adds a third to the run time). */
-export function alternatingTargets (withKeepAlive: boolean): Target[] {
+/** The targets measured: the Express keep-alive group only on request (it adds a third to the run time). */
+export function benchTargets (withKeepAlive: boolean): Target[] {
   return TARGETS.filter(t => withKeepAlive || t.group !== 'express-keepalive')
 }
 
@@ -72,8 +72,8 @@ export interface HttpOptions {
   readonly connections: number
   /** Rounds of the concurrent A/B cross-check (0: skip it). */
   readonly pairedRuns: number
-  /** Also alternate the Express keep-alive group (always in the A/B cross-check). */
-  readonly keepAliveRuns: boolean
+  /** Also measure the Express keep-alive-agent group. */
+  readonly keepAlive: boolean
 }
 
 /** One measured run of one target. */
@@ -268,7 +268,8 @@ async function measurePairs (pairs: readonly PairedResult[], upstreams: ServerPr
 }
 
 export async function runHttp (upstreams: ServerProcess, options: HttpOptions, log: (line: string) => void): Promise<HttpResults> {
-  const results = alternatingTargets(options.keepAliveRuns).map(target => ({ target, samples: [] as RunSample[] }))
+  const targets = benchTargets(options.keepAlive)
+  const results = targets.map(target => ({ target, samples: [] as RunSample[] }))
   for (let round = 1; round <= options.runs; round++) {
     for (const r of results) {
       const sample = await measure(r.target, upstreams, options, round)
@@ -281,7 +282,7 @@ export async function runHttp (upstreams: ServerProcess, options: HttpOptions, l
     }
   }
 
-  const paired = TARGETS.filter(t => t.workload !== 'baseline').map(target => ({ target, samples: [] as PairedSample[] }))
+  const paired = targets.filter(t => t.workload !== 'baseline').map(target => ({ target, samples: [] as PairedSample[] }))
   const groups = [...new Set(paired.map(p => p.target.group))].map(group => paired.filter(p => p.target.group === group))
   if (options.pairedRuns > 0) log(`  concurrent A/B cross-check: ${options.pairedRuns} rounds, fresh gateways, ${options.duration} s per workload`)
   for (let round = 1; round <= options.pairedRuns; round++) {

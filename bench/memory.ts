@@ -18,7 +18,7 @@ import { load } from './load.js'
 import { PROXY_CPU, ServerProcess } from './processes.js'
 
 /** The gateways checked, each followed by its bare proxy as a control (same traffic: how much RSS moves without stickyroute). */
-export const MEMORY_GATEWAYS: readonly GatewayName[] = ['fastify-sticky', 'express-sticky']
+const MEMORY_GATEWAYS: readonly GatewayName[] = ['fastify-sticky', 'express-sticky']
 const CONTROLS: Readonly<Partial<Record<GatewayName, GatewayName>>> = { 'fastify-sticky': 'fastify-bare', 'express-sticky': 'express-bare' }
 
 export interface MemoryPoint {
@@ -47,7 +47,7 @@ export interface MemoryOptions {
   readonly clients: number
   /** Distinct clients of the first reading (default 1,000). */
   readonly baseline: number
-  /** Warm-up requests with fixed values (default 20,000). */
+  /** Warm-up requests with fixed values (default 10,000). */
   readonly warmup: number
   /** Also measure each bare proxy under the same traffic. */
   readonly controls: boolean

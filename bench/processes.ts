@@ -14,6 +14,13 @@ export const LOAD_CPU = 1
 /** `true` when `taskset` can pin processes here (it exists and the kernel lets us set affinities). */
 export const HAS_TASKSET = spawnSync('taskset', ['-c', String(LOAD_CPU), 'true'], { stdio: 'ignore' }).status === 0
 
+/**
+ * Node flags of every child: run the TypeScript sources as the npm script does. Not
+ * process.execArgv, which would also pass on whatever else this process was started with
+ * (--inspect, --cpu-prof, or an --eval that would start the bench again in every child).
+ */
+const CHILD_NODE_FLAGS = ['--conditions=@stickyroute/source', '--import', 'tsx'] as const
+
 const children = new Set<ChildProcess>()
 
 function killAll (): void {
@@ -60,8 +67,7 @@ interface SpawnOptions {
 
 /** Starts `node <tsx flags> <script> <args>` with an IPC channel, pinned to `cpu`. */
 function spawnNode (script: string, args: readonly string[], { cpu, exposeGc = false, nodeFlags = [] }: SpawnOptions): ChildProcess {
-  // process.execArgv carries --conditions=@stickyroute/source --import tsx from the npm script.
-  const nodeArgs = [...process.execArgv, ...(exposeGc ? ['--expose-gc'] : []), ...nodeFlags, script, ...args]
+  const nodeArgs = [...CHILD_NODE_FLAGS, ...(exposeGc ? ['--expose-gc'] : []), ...nodeFlags, script, ...args]
   const [command, commandArgs] = HAS_TASKSET
     ? ['taskset', ['-c', String(cpu), process.execPath, ...nodeArgs]] as const
     : [process.execPath, nodeArgs] as const
@@ -69,16 +75,20 @@ function spawnNode (script: string, args: readonly string[], { cpu, exposeGc = f
   const child = spawn(command, commandArgs, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   children.add(child)
   child.once('exit', () => children.delete(child))
+  // Spawn and IPC errors also reach whoever waits on the child (nextMessage); never crash on them.
+  child.on('error', () => {})
   return child
 }
 
 /** The next message from `child` that `accept` takes, or an error if it exits first or takes longer than `timeoutMs`. */
 async function nextMessage<T extends ChildMessage> (child: ChildProcess, accept: (m: ChildMessage) => m is T, what: string, timeoutMs: number): Promise<T> {
+  if (child.exitCode !== null || child.signalCode !== null) throw new Error(`bench: child ${child.pid ?? '?'} has exited; no ${what}`)
   return await new Promise<T>((resolve, reject) => {
     const cleanup = (): void => {
       clearTimeout(timer)
       child.off('message', onMessage)
       child.off('exit', onExit)
+      child.off('error', onError)
     }
     const onMessage = (message: unknown): void => {
       if (isChildMessage(message) && accept(message)) {
@@ -90,12 +100,17 @@ async function nextMessage<T extends ChildMessage> (child: ChildProcess, accept:
       cleanup()
       reject(new Error(`bench: child ${child.pid ?? '?'} exited (${signal ?? String(code)}) while waiting for ${what}`))
     }
+    const onError = (error: Error): void => {
+      cleanup()
+      reject(new Error(`bench: child process failed while waiting for ${what}: ${error.message}`))
+    }
     const timer = setTimeout(() => {
       cleanup()
       reject(new Error(`bench: no ${what} from child ${child.pid ?? '?'} within ${timeoutMs} ms`))
     }, timeoutMs)
     child.on('message', onMessage)
     child.once('exit', onExit)
+    child.once('error', onError)
   })
 }
 
@@ -139,17 +154,16 @@ export class ServerProcess {
 
   /** Its RSS, heap and CPU time now (after a full GC when `gc` and the child runs with --expose-gc). */
   async stats (gc = false): Promise<ProcessStats> {
-    const reply = nextMessage(this.#child, (m): m is Stats => m.type === 'stats', `${this.name} stats`, 10_000)
+    // The answer cannot arrive before the listener is on: IPC messages come in from the event loop.
     this.#send({ type: 'stats', gc })
-    const { rss, heapUsed, cpuMicros } = await reply
+    const { rss, heapUsed, cpuMicros } = await nextMessage(this.#child, (m): m is Stats => m.type === 'stats', `${this.name} stats`, 10_000)
     return { rss, heapUsed, cpuMicros }
   }
 
   /** Milliseconds a fixed piece of CPU work takes in it now (its core's speed; larger = slower). */
   async calibrate (): Promise<number> {
-    const reply = nextMessage(this.#child, (m): m is Calibrated => m.type === 'calibrated', `${this.name} calibration`, 10_000)
     this.#send({ type: 'calibrate' })
-    return (await reply).ms
+    return (await nextMessage(this.#child, (m): m is Calibrated => m.type === 'calibrated', `${this.name} calibration`, 10_000)).ms
   }
 
   /** Asks it to close and exit; kills it if it has not exited within 5 s. */
@@ -158,13 +172,16 @@ export class ServerProcess {
     if (child.exitCode !== null || child.signalCode !== null) return
     const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
     const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
-    this.#send({ type: 'close' })
+    if (child.connected) child.send({ type: 'close' } satisfies ParentMessage, () => {})
+    else child.kill('SIGKILL')
     await exited
     clearTimeout(timer)
   }
 
   #send (message: ParentMessage): void {
-    this.#child.send(message)
+    if (!this.#child.connected) throw new Error(`bench: ${this.name} (pid ${this.pid}) is gone`)
+    // A send that fails later shows up as the child's exit, which the waiting caller sees.
+    this.#child.send(message, () => {})
   }
 }
 

@@ -133,8 +133,8 @@ function clientsLabel (m: MemoryResult): string {
   return `${(last?.clients ?? 0).toLocaleString('en-US')} vs ${(base?.clients ?? 0).toLocaleString('en-US')} distinct new clients`
 }
 
-export const CORE_NS_TARGET = 250
-export const MEMORY_MB_TARGET = 5
+const CORE_NS_TARGET = 250
+const MEMORY_MB_TARGET = 5
 /** Throughput targets of issue 5: sticky target id and the least ratio to its bare proxy. */
 const THROUGHPUT_TARGETS: ReadonlyArray<readonly [string, string, number]> = [
   ['Fastify plugin, valid route: req/s vs bare @fastify/http-proxy', 'fastify-valid', 0.97],
@@ -185,8 +185,13 @@ export function verdicts (http: HttpSummary | undefined, core: CoreResult | unde
 // Noise
 
 export interface NoiseReport {
+  /** Something that moves the numbers by more than the targets' margins (large spreads, a slowed core, other load). */
   readonly noisy: boolean
   readonly notes: string[]
+  /** Smaller irregularities, worth a look but not enough to call the run noisy. */
+  readonly minor: string[]
+  /** Whether the notes concern the concurrent A/B runs (then they are no refuge from the noise either). */
+  readonly pairedNoisy: boolean
 }
 
 export function noise (http: HttpSummary | undefined, core: CoreResult | undefined): NoiseReport {
@@ -199,10 +204,15 @@ export function noise (http: HttpSummary | undefined, core: CoreResult | undefin
     if (s.proxyCpu.median < 0.9) notes.push(`${s.target.id}: the gateway used only ${(s.proxyCpu.median * 100).toFixed(0)} % of its core (load generator or upstreams may be the limit)`)
     if (s.failed > 0) notes.push(`${s.target.id}: ${s.failed} requests failed (errors, timeouts or non-2xx)`)
   }
+  const minor: string[] = []
+  let pairedNoisy = false
   for (const p of http?.paired ?? []) {
     const rel = relativeSpread(p.ratio)
-    if (rel > 0.06) notes.push(`${p.target.id}: concurrent A/B ratios spread ${(rel * 100).toFixed(0)} % of the median (${p.ratio.min.toFixed(3)}-${p.ratio.max.toFixed(3)})`)
+    const note = `${p.target.id}: concurrent A/B ratios spread ${(rel * 100).toFixed(0)} % of the median (${p.ratio.min.toFixed(3)}-${p.ratio.max.toFixed(3)})`
+    if (rel > 0.1) notes.push(note)
+    else if (rel > 0.05) minor.push(note)
     if (p.failed > 0) notes.push(`${p.target.id}: ${p.failed} requests failed in the concurrent A/B runs`)
+    if (rel > 0.1 || p.failed > 0) pairedNoisy = true
   }
   const speeds = spread((http?.alternating ?? []).flatMap(s => [s.calibrationMs.min, s.calibrationMs.max]))
   if (relativeSpread(speeds) > 0.15) {
@@ -213,7 +223,7 @@ export function noise (http: HttpSummary | undefined, core: CoreResult | undefin
     const rel = relativeSpread(c.ns)
     if (rel > 0.2) notes.push(`core ${c.position}: batches spread ${(rel * 100).toFixed(0)} % of the median`)
   }
-  return { noisy: notes.length > 0, notes }
+  return { noisy: notes.length > 0, notes, minor, pairedNoisy }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -247,7 +257,7 @@ function pairedRows (http: HttpSummary): string[][] {
 }
 
 /** A plain-text table for the console. */
-export function textTable (header: readonly string[], body: readonly string[][]): string {
+function textTable (header: readonly string[], body: readonly string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map(r => (r[i] ?? '').length)))
   const line = (cells: readonly string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')
   return [line(header), widths.map(w => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n')
@@ -311,8 +321,8 @@ function methodLines (report: Report): string[] {
       '- Express as commonly configured: http-proxy (under http-proxy-middleware 3) uses no agent unless given one. It then sends `Connection: close` upstream, ' +
         'and copies the member\'s `Connection: close` answer to the client, so **every request is a new upstream connection and a new client connection**, for the bare middleware and for stickyroute alike. ' +
         '\\* autocannon 9 mis-times requests across such reconnects (it writes the next request on the closing socket and keeps its start time), so latency is not reported for these rows; req/s counts answers and stays valid. ' +
-        'The *+ keep-alive agent* targets give both the same `new http.Agent({ keepAlive: true })` (stickyroute through `proxy.agent`): they show the middleware\'s own cost without connection churn ' +
-        `(informational, not a target of issue 5; in the alternating runs only with BENCH_EXPRESS_KEEPALIVE=1${o.keepAliveRuns ? ', as in this run' : ''}).`
+        'With BENCH_EXPRESS_KEEPALIVE=1 (' + (o.keepAlive ? 'as in this run' : 'not in this run') + '), *+ keep-alive agent* targets give both the same ' +
+        '`new http.Agent({ keepAlive: true })` (stickyroute through `proxy.agent`): they show the middleware\'s own cost without connection churn (informational, not a target of issue 5).'
     )
   }
   if (core !== undefined) {
@@ -343,7 +353,7 @@ export function resultsMarkdown (report: Report): string {
   out.push(`- \`nproc\`: ${machine.nproc}`)
   out.push(`- CPU model (/proc/cpuinfo): ${machine.cpuModel}`)
   out.push(`- Node: ${machine.node}; Linux ${machine.kernel}`)
-  out.push(`- Load average when the run started: ${machine.loadAverage.map(l => l.toFixed(2)).join(', ')}`)
+  out.push(`- Load average when the run started (1, 5, 15 min; it includes whatever ran before): ${machine.loadAverage.map(l => l.toFixed(2)).join(', ')}`)
   out.push(`- Pinning: ${report.pinned.children ? 'gateways on core 0, load generator and upstreams on core 1 (`taskset`)' : 'none (`taskset` not available): all processes share the cores'}`, '')
   out.push('## Method', '', ...methodLines(report), '')
 
@@ -369,11 +379,13 @@ export function resultsMarkdown (report: Report): string {
   }
   out.push('## Noise', '')
   if (n.noisy) {
-    out.push('This run looked noisy; other sessions may have been running tests on the machine (or its host) at the same time. Read the affected numbers with care, ' +
-      'and prefer the concurrent A/B ratios for the throughput targets:', '', ...n.notes.map(note => `- ${note}`), '')
+    out.push('This run looked noisy; other sessions may have been running tests on the machine (or its host) at the same time. Read the affected numbers with care' +
+      (n.pairedNoisy ? ' (a median over the rounds is robust to one stray run; the min-max brackets show it):' : ', and prefer the concurrent A/B ratios for the throughput targets:'),
+    '', ...n.notes.map(note => `- ${note}`), '')
   } else {
     out.push('No sign of noise: every target\'s runs were within 10 % of each other, the gateways saturated their core, the core\'s speed held, and other processes and the hypervisor took under 10 % of a core.', '')
   }
+  if (n.minor.length > 0) out.push('Smaller irregularities:', '', ...n.minor.map(note => `- ${note}`), '')
   if (http !== undefined) {
     out.push('Per target of the alternating runs: the speed of the proxy core before its runs (fixed work, ms: larger = slower), CPU time on both cores outside the bench\'s processes, ' +
       'and hypervisor steal (medians over runs, share of one core):', '',
@@ -415,7 +427,7 @@ export function ratiosSvg (http: HttpSummary, machine: MachineInfo): string {
   const plotH = height - top - bottom
   const plotW = width - left - right
   const highs = bars.flatMap(b => [b.alternating?.max ?? 0, b.concurrent?.max ?? 0]).filter(v => !Number.isNaN(v))
-  const yMax = Math.ceil(Math.max(1.1, ...highs.map(v => v + 0.05)) * 10) / 10
+  const yMax = Math.ceil(Math.max(1.1, ...highs.map(v => v + 0.05)) * 5) / 5
   const y = (v: number): number => top + plotH - (v / yMax) * plotH
   const slot = plotW / Math.max(1, bars.length)
   const barW = Math.min(80, slot * 0.55)
@@ -423,8 +435,8 @@ export function ratiosSvg (http: HttpSummary, machine: MachineInfo): string {
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`)
   parts.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`)
   parts.push(`<text x="${width / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">Throughput relative to the bare proxy of the same framework</text>`)
-  parts.push(`<text x="${width / 2}" y="42" text-anchor="middle" fill="#555" font-size="11">bars: alternating runs, median of per-round ratios (whiskers: min-max)   ` +
-    '\u25C6 concurrent A/B, median   red dashes: target of issue 5</text>')
+  parts.push(`<text x="${width / 2}" y="42" text-anchor="middle" fill="#555" font-size="11">bars: alternating runs, median of per-round ratios (whiskers: min-max)  |  ` +
+    '\u25C6 concurrent A/B, median  |  red dashes: target of issue 5</text>')
   parts.push(`<text x="${width / 2}" y="58" text-anchor="middle" fill="#555" font-size="11">${xml(machine.cpuModel)}, nproc ${xml(machine.nproc)}, Node ${xml(machine.node)}, ${xml(machine.date.slice(0, 10))}</text>`)
   for (let v = 0; v <= yMax + 1e-9; v += 0.2) {
     const yy = y(v).toFixed(1)
@@ -453,7 +465,7 @@ export function ratiosSvg (http: HttpSummary, machine: MachineInfo): string {
       const cy = y(c.median)
       const dx = barW / 2 + 14
       parts.push(`<path d="M ${(cx + dx).toFixed(1)} ${(cy - 7).toFixed(1)} l 7 7 l -7 7 l -7 -7 z" fill="#dd6b20" stroke="#111" stroke-width="0.8"/>`)
-      parts.push(`<text x="${(cx + dx).toFixed(1)}" y="${(cy - 11).toFixed(1)}" text-anchor="middle" fill="#9c4221" font-size="10">${c.median.toFixed(2)}</text>`)
+      parts.push(`<text x="${(cx + dx + 10).toFixed(1)}" y="${cy.toFixed(1)}" dy="4" fill="#9c4221" font-size="10">${c.median.toFixed(2)}</text>`)
     }
     const goal = TARGET_RATIO.get(b.target.id)
     if (goal !== undefined) {

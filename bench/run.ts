@@ -16,9 +16,9 @@
  *   BENCH_WARMUP=4           seconds of warm-up of every fresh gateway before it is measured
  *   BENCH_CONNECTIONS=50     autocannon connections (halved per gateway in the concurrent A/B runs)
  *   BENCH_PAIRED_RUNS=3      rounds of the concurrent A/B cross-check (0 skips it)
- *   BENCH_EXPRESS_KEEPALIVE=1  also alternate the Express keep-alive-agent group (always in the A/B runs)
+ *   BENCH_EXPRESS_KEEPALIVE=1  also measure bare and sticky Express with a keep-alive agent (informational)
  *   BENCH_ONLY=core|http|memory   one part (or a comma list); results.md is written only when all ran
- *   BENCH_MEMORY_CLIENTS=100000, BENCH_MEMORY_BASELINE=1000, BENCH_MEMORY_WARMUP=20000
+ *   BENCH_MEMORY_CLIENTS=100000, BENCH_MEMORY_BASELINE=1000, BENCH_MEMORY_WARMUP=10000
  *   BENCH_MEMORY_CONTROLS=1  also measure each bare proxy under the same traffic (0 skips it)
  */
 import { writeFileSync } from 'node:fs'
@@ -64,13 +64,13 @@ async function main (): Promise<void> {
     warmup: intFromEnv('BENCH_WARMUP', 4, 0),
     connections,
     pairedRuns: intFromEnv('BENCH_PAIRED_RUNS', 3, 0),
-    keepAliveRuns: intFromEnv('BENCH_EXPRESS_KEEPALIVE', 0, 0) > 0
+    keepAlive: intFromEnv('BENCH_EXPRESS_KEEPALIVE', 0, 0) > 0
   }
   const memoryOptions: MemoryOptions = {
     connections,
     clients: intFromEnv('BENCH_MEMORY_CLIENTS', 100_000, 2),
     baseline: intFromEnv('BENCH_MEMORY_BASELINE', 1_000, 1),
-    warmup: intFromEnv('BENCH_MEMORY_WARMUP', 20_000, 1),
+    warmup: intFromEnv('BENCH_MEMORY_WARMUP', 10_000, 1),
     controls: intFromEnv('BENCH_MEMORY_CONTROLS', 1, 0) > 0
   }
   if (memoryOptions.baseline >= memoryOptions.clients) throw new Error('bench: BENCH_MEMORY_BASELINE must be below BENCH_MEMORY_CLIENTS')
@@ -118,6 +118,7 @@ async function main (): Promise<void> {
   if (list.length > 0) console.log('\n== targets (reported, not asserted) ==\n' + verdictTable(list))
   const n = noise(http, core)
   if (n.noisy) console.log('\nnoise:\n' + n.notes.map(note => `  - ${note}`).join('\n'))
+  if (n.minor.length > 0) console.log('\nsmaller irregularities:\n' + n.minor.map(note => `  - ${note}`).join('\n'))
 
   const report: Report = {
     machine,
