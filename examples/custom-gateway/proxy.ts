@@ -2,6 +2,8 @@
  * The core on its own, inside a plain node:http reverse proxy: what a team that already runs a
  * gateway of its own (undici, http-proxy, another framework) writes to get Apache-style sticky
  * sessions. The balancer decides; this file only moves bytes. HTTP only (no WebSocket upgrades).
+ * Health checks use the Node probe the adapters use (`@stickyroute/core/node`); they start when
+ * the server listens and stop when it closes.
  *
  *   npm run --silent example:custom   (gateway.ts beside this file: the same STICKY_* variables as the other examples)
  */
@@ -14,6 +16,7 @@ import {
   type Decision,
   type StickyOptions
 } from '@stickyroute/core'
+import { nodeHealthIo } from '@stickyroute/core/node'
 import { createServer, request, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http'
 import { hostname } from 'node:os'
 import { pipeline } from 'node:stream'
@@ -35,13 +38,13 @@ function below (url: string, prefix: string): string | undefined {
   return rest.startsWith('/') ? rest : undefined
 }
 
-/** A sticky reverse proxy for `options.members`, serving the paths under `prefix` (stripped). */
-export function createCustomGateway (options: StickyOptions & { prefix?: string }): Server {
+/** A sticky reverse proxy for `options.members`, serving the paths under `prefix` (stripped); `balancer` is its runtime control. */
+export function createCustomGateway (options: StickyOptions & { prefix?: string }): Server & { balancer: Balancer } {
   const { prefix = '', ...sticky } = options
   const balancer = new Balancer(sticky)
   const server = hostname()
 
-  return createServer((req: IncomingMessage, res: ServerResponse) => {
+  const gateway = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/'
     const path = below(url, prefix)
     if (path === undefined) {
@@ -49,6 +52,9 @@ export function createCustomGateway (options: StickyOptions & { prefix?: string 
       return
     }
     const secure = (req.socket as TLSSocket).encrypted === true
+    // Bytes on this connection so far: what this request adds is counted for `bytraffic`.
+    const readBefore = req.socket.bytesRead
+    const writtenBefore = req.socket.bytesWritten
     const forwarded = forwardedHeaders({
       host: req.headers.host,
       remoteAddress: req.socket.remoteAddress,
@@ -67,7 +73,10 @@ export function createCustomGateway (options: StickyOptions & { prefix?: string 
       for (const h of HOP_BY_HOP) delete headers[h]
       if (!balancer.options.preserveHost) headers.host = member.host
 
-      const upstream = request({ host: member.hostname, port: member.port, method: req.method, path, headers }, upRes => {
+      const timeout = balancer.timeoutOf(decision)
+      let status: number | undefined
+      const upstream = request({ host: member.hostname, port: member.port, method: req.method, path, headers, timeout }, upRes => {
+        status = upRes.statusCode
         const out = { ...upRes.headers }
         for (const h of HOP_BY_HOP) delete out[h]
         // The balancer cookie goes after the member's own cookies.
@@ -81,6 +90,8 @@ export function createCustomGateway (options: StickyOptions & { prefix?: string 
         if (upstream.socket?.connecting !== false) upstream.destroy(Object.assign(new Error('connect ETIMEDOUT'), { code: 'ETIMEDOUT', syscall: 'connect' }))
       }, balancer.options.connectTimeoutMs)
       upstream.once('close', () => clearTimeout(connectTimer))
+      // The member stayed silent for `timeout`: a 504 (and, with failOnTimeout, the member in error).
+      upstream.once('timeout', () => upstream.destroy(Object.assign(new Error('the member did not answer in time'), { code: 'ESOCKETTIMEDOUT' })))
       upstream.on('error', err => {
         if (res.headersSent) return // pipeline cuts the client's response
         // The balancer decides: another member (nothing reached this one, and there is no body
@@ -89,11 +100,16 @@ export function createCustomGateway (options: StickyOptions & { prefix?: string 
         if (outcome.action === 'retry') attempt(outcome.decision)
         else answer(res, outcome.response, outcome.close)
       })
-      res.once('close', () => balancer.finished(decision))
+      // The outcome counts: failOnStatus, and the bytes for bytraffic.
+      res.once('close', () => balancer.finished(decision, { status, bytesSent: req.socket.bytesRead - readBefore, bytesReceived: req.socket.bytesWritten - writtenBefore }))
       if (hasRequestBody(req.headers)) req.pipe(upstream)
       else upstream.end()
     }
 
     attempt(balancer.select({ cookie: req.headers.cookie, url, secure }))
   })
+  gateway.once('listening', () => balancer.startHealthChecks(nodeHealthIo))
+  // close() resolves once the checks under way are aborted; it never rejects.
+  gateway.once('close', () => { balancer.close().catch(() => {}) })
+  return Object.assign(gateway, { balancer })
 }

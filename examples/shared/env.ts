@@ -9,8 +9,18 @@
  *   STICKY_ROUTE_COOKIE   Method 2 cookie name; unset: Method 1    unset
  *   STICKY_NOFAILOVER     1 or 0                                   0
  *   STICKY_RETRY          seconds a failed member is skipped       60
+ *   STICKY_STATUS         route=+N,route=+H (Apache status letters D N H S I)   none
+ *   STICKY_LBMETHOD       byrequests, bybusyness or bytraffic      byrequests
+ *   STICKY_LOADFACTORS    route=2,route=1.5                        1 each
+ *   STICKY_LBSETS         route=1,route=0                          0 each
+ *   STICKY_FAILONSTATUS   500,503                                  none
+ *   STICKY_TIMEOUT        seconds a member may stay silent         none of ours
+ *   STICKY_HC             GET /health, HEAD /, OPTIONS / or TCP    no health checks
+ *   STICKY_HC_INTERVAL    seconds between checks                   30
+ *   STICKY_HC_PASSES      passes in a row that bring a member back 1
+ *   STICKY_HC_FAILS       fails in a row that take a member out    1
  */
-import type { StickyOptions } from '@stickyroute/core'
+import { parseStatusLetters, type HealthCheckOptions, type MemberOptions, type StickyOptions } from '@stickyroute/core'
 
 export interface GatewayConfig {
   port: number
@@ -18,7 +28,12 @@ export interface GatewayConfig {
   /** `undefined` when STICKY_UPSTREAMS is unset or empty: the example starts demo members. */
   upstreams: Array<{ route: string, url: string }> | undefined
   options: Omit<StickyOptions, 'members'>
+  /** Per-route member settings (STICKY_STATUS, STICKY_LOADFACTORS, STICKY_LBSETS), applied by {@link withMemberSettings}. */
+  memberSettings: Record<string, MemberSettings>
 }
+
+/** What the per-route variables set on a member. */
+export type MemberSettings = Partial<Pick<MemberOptions, 'loadFactor' | 'lbSet' | 'disabled' | 'draining' | 'hotStandby' | 'stopped' | 'ignoreErrors'>>
 
 /** A variable that does not have the expected form. */
 export class EnvConfigError extends Error {
@@ -72,12 +87,96 @@ function parseRetry (value: string | undefined): number {
   return Number(value)
 }
 
+const NUMBER = /^\d+(\.\d+)?$/
+
+function parseSeconds (name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  if (!NUMBER.test(value)) throw new EnvConfigError(name, 'a number of seconds (e.g. 30 or 0.5)', value)
+  return Number(value)
+}
+
+function parseCount (name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  if (!/^\d+$/.test(value)) throw new EnvConfigError(name, 'a whole number (e.g. 2)', value)
+  return Number(value)
+}
+
+/** `route=value,route=value`, each value read by `parse` (which returns `undefined` for a bad one). */
+function parsePerRoute<T> (name: string, value: string | undefined, expected: string, parse: (v: string) => T | undefined): Array<[string, T]> {
+  if (value === undefined) return []
+  return value.split(',').map(item => {
+    const pair = item.trim()
+    const eq = pair.indexOf('=')
+    const parsed = eq > 0 ? parse(pair.slice(eq + 1)) : undefined
+    if (parsed === undefined) throw new EnvConfigError(name, expected, value)
+    return [pair.slice(0, eq), parsed]
+  })
+}
+
+function parseMemberSettings (env: Record<string, string | undefined>): Record<string, MemberSettings> {
+  const out: Record<string, MemberSettings> = {}
+  const put = (route: string, settings: MemberSettings): void => { out[route] = { ...out[route], ...settings } }
+  for (const [route, flags] of parsePerRoute('STICKY_STATUS', read(env, 'STICKY_STATUS'),
+    'route=status pairs with Apache status letters D, N, H, S, I (e.g. node1=+N,node3=+H)', parseStatusLetters)) put(route, flags)
+  for (const [route, loadFactor] of parsePerRoute('STICKY_LOADFACTORS', read(env, 'STICKY_LOADFACTORS'),
+    'route=weight pairs (e.g. node1=2,node2=1.5)', v => NUMBER.test(v) ? Number(v) : undefined)) put(route, { loadFactor })
+  for (const [route, lbSet] of parsePerRoute('STICKY_LBSETS', read(env, 'STICKY_LBSETS'),
+    'route=tier pairs of whole numbers (e.g. node3=1)', v => /^\d+$/.test(v) ? Number(v) : undefined)) put(route, { lbSet })
+  return out
+}
+
+function parseLbMethod (value: string | undefined): StickyOptions['lbMethod'] {
+  if (value === undefined) return undefined
+  if (value === 'byrequests' || value === 'bybusyness' || value === 'bytraffic') return value
+  throw new EnvConfigError('STICKY_LBMETHOD', 'byrequests, bybusyness or bytraffic', value)
+}
+
+function parseFailOnStatus (value: string | undefined): number[] | undefined {
+  if (value === undefined) return undefined
+  if (!/^\d{3}(,\d{3})*$/.test(value.replace(/\s/g, ''))) throw new EnvConfigError('STICKY_FAILONSTATUS', 'HTTP statuses separated by commas (e.g. 500,503)', value)
+  return value.replace(/\s/g, '').split(',').map(Number)
+}
+
+function parseHealthCheck (env: Record<string, string | undefined>): HealthCheckOptions | undefined {
+  const hc = read(env, 'STICKY_HC')
+  const interval = parseSeconds('STICKY_HC_INTERVAL', read(env, 'STICKY_HC_INTERVAL'))
+  const passes = parseCount('STICKY_HC_PASSES', read(env, 'STICKY_HC_PASSES'))
+  const fails = parseCount('STICKY_HC_FAILS', read(env, 'STICKY_HC_FAILS'))
+  if (hc === undefined) return undefined
+  const match = /^(?:(TCP)|(GET|HEAD|OPTIONS) (\/\S*))$/.exec(hc.trim())
+  if (match === null) throw new EnvConfigError('STICKY_HC', "'GET /health', 'HEAD /', 'OPTIONS /' or 'TCP'", hc)
+  return {
+    method: (match[1] ?? match[2]) as NonNullable<HealthCheckOptions['method']>,
+    ...(match[3] === undefined ? {} : { uri: match[3] }),
+    ...(interval === undefined ? {} : { interval }),
+    ...(passes === undefined ? {} : { passes }),
+    ...(fails === undefined ? {} : { fails })
+  }
+}
+
+/**
+ * Applies the per-route settings to `members`. Throws an EnvConfigError when a variable names a
+ * route that no member has.
+ */
+export function withMemberSettings (members: ReadonlyArray<{ route: string, url: string }>, settings: Record<string, MemberSettings>): MemberOptions[] {
+  for (const route of Object.keys(settings)) {
+    if (!members.some(m => m.route === route)) {
+      throw new EnvConfigError('STICKY_STATUS, STICKY_LOADFACTORS and STICKY_LBSETS', `routes of the members (${members.map(m => m.route).join(', ')})`, route)
+    }
+  }
+  return members.map(m => ({ ...m, ...settings[m.route] }))
+}
+
 /**
  * Reads the example configuration from `env` (pass `process.env`). Throws an EnvConfigError naming
  * the variable and the expected form when a value is malformed.
  */
 export function gatewayConfigFromEnv (env: Record<string, string | undefined>): GatewayConfig {
   const stickySession = read(env, 'STICKY_SESSION')
+  const lbMethod = parseLbMethod(read(env, 'STICKY_LBMETHOD'))
+  const failOnStatus = parseFailOnStatus(read(env, 'STICKY_FAILONSTATUS'))
+  const timeout = parseSeconds('STICKY_TIMEOUT', read(env, 'STICKY_TIMEOUT'))
+  const healthCheck = parseHealthCheck(env)
   return {
     port: parsePort(read(env, 'PORT')),
     host: read(env, 'HOST') ?? '127.0.0.1',
@@ -87,7 +186,12 @@ export function gatewayConfigFromEnv (env: Record<string, string | undefined>): 
       ...(stickySession === undefined ? {} : { stickySession }),
       routeCookie: read(env, 'STICKY_ROUTE_COOKIE') ?? false,
       noFailover: parseNoFailover(read(env, 'STICKY_NOFAILOVER')),
-      retry: parseRetry(read(env, 'STICKY_RETRY'))
-    }
+      retry: parseRetry(read(env, 'STICKY_RETRY')),
+      ...(lbMethod === undefined ? {} : { lbMethod }),
+      ...(failOnStatus === undefined ? {} : { failOnStatus }),
+      ...(timeout === undefined ? {} : { timeout }),
+      ...(healthCheck === undefined ? {} : { healthCheck })
+    },
+    memberSettings: parseMemberSettings(env)
   }
 }

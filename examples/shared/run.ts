@@ -9,7 +9,7 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { pathToFileURL } from 'node:url'
 import { startDemoMembers, type DemoMembers } from './demo-members.js'
-import { EnvConfigError, gatewayConfigFromEnv } from './env.js'
+import { EnvConfigError, gatewayConfigFromEnv, withMemberSettings } from './env.js'
 
 export interface GatewaySetup {
   members: MemberOptions[]
@@ -97,9 +97,9 @@ export async function runExample (name: string, start: StartGateway, defaults: R
   let setup: GatewaySetup
   let gateway: RunningGateway
   try {
-    const { upstreams, options, port, host } = gatewayConfigFromEnv({ ...defaults, ...process.env })
+    const { upstreams, options, port, host, memberSettings } = gatewayConfigFromEnv({ ...defaults, ...process.env })
     if (upstreams === undefined) demo = await startDemoMembers()
-    setup = { members: upstreams ?? demo?.members ?? [], options, port, host }
+    setup = { members: withMemberSettings(upstreams ?? demo?.members ?? [], memberSettings), options, port, host }
     gateway = await start(setup)
   } catch (error) {
     fail(error)

@@ -5,7 +5,8 @@
  * A request can ask its member to set cookies (`x-test-set-cookie`, several separated by `|`)
  * or to answer another status (`x-test-status`), to wait before answering (`x-test-delay`, ms), or to
  * drop the connection (`x-test-reset: before-response` or `after-headers`). A member can be stopped (connections refused)
- * and started again on the same port.
+ * and started again on the same port. `GET /hc` is its health-check endpoint: it answers `healthStatus` (or the next
+ * status of `healthScript`) and is not recorded in `seen`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
@@ -22,8 +23,14 @@ export interface Echo {
 export class Upstream {
   readonly route: string
   port = 0
-  /** Requests this member has received, in order. */
+  /** Requests this member has received, in order (health checks on `/hc` left out). */
   readonly seen: Echo[] = []
+  /** What `/hc` answers. */
+  healthStatus = 200
+  /** Statuses `/hc` answers next, one per check, before falling back to `healthStatus`. */
+  healthScript: number[] = []
+  /** Health checks received on `/hc`. */
+  healthChecks = 0
   #server: Server | undefined
   readonly #sockets = new Set<Socket>()
 
@@ -33,6 +40,11 @@ export class Upstream {
 
   get url (): string {
     return `http://127.0.0.1:${this.port}`
+  }
+
+  /** This member as a `members` entry. */
+  toMember (): { url: string, route: string } {
+    return { url: this.url, route: this.route }
   }
 
   get running (): boolean {
@@ -69,6 +81,12 @@ export class Upstream {
   }
 
   #handle (req: IncomingMessage, res: ServerResponse): void {
+    if (req.url === '/hc') {
+      this.healthChecks++
+      res.statusCode = this.healthScript.shift() ?? this.healthStatus
+      res.end(`${this.route} health\n`)
+      return
+    }
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {

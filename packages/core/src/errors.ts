@@ -17,6 +17,9 @@ export type StickyErrorCode =
   | 'ERR_STICKY_COOKIE_NAME'
   | 'ERR_STICKY_COOKIE_ATTRIBUTE'
   | 'ERR_STICKY_SEPARATOR'
+  | 'ERR_STICKY_LB_METHOD'
+  | 'ERR_STICKY_HEALTH_CHECK'
+  | 'ERR_STICKY_UNKNOWN_MEMBER'
 
 /** Base class of every error stickyroute throws. */
 export class StickyError extends Error {

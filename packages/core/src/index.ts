@@ -1,5 +1,17 @@
 export { Balancer, createBalancer } from './balancer.js'
-export type { Decision, MemberStatus, Routed, RoutingRequest, Unavailable, UnavailableReason, UpstreamErrorAction, UpstreamErrorContext } from './balancer.js'
+export type {
+  Decision,
+  MemberChanges,
+  MemberSelector,
+  MemberStatus,
+  RequestOutcome,
+  Routed,
+  RoutingRequest,
+  Unavailable,
+  UnavailableReason,
+  UpstreamErrorAction,
+  UpstreamErrorContext
+} from './balancer.js'
 export {
   compileRouteCookie,
   formatRouteCookie,
@@ -10,12 +22,38 @@ export {
 export type { CompiledRouteCookie, RouteCookieAttributes, RouteCookieOptions, SameSite } from './cookie.js'
 export { StickyConfigError, StickyError } from './errors.js'
 export type { StickyErrorCode } from './errors.js'
+export { logEvents } from './events.js'
+export type {
+  BalancerEventName,
+  BalancerEvents,
+  HealthEvent,
+  RouteChangeReason,
+  RouteEvent,
+  StateChangeReason,
+  StateEvent,
+  StickyLogger
+} from './events.js'
 export { CONNECT_FAILURE_CODES, connectFailureCode, hasRequestBody, isConnectFailure, isTimeout } from './failures.js'
 export { forwardedHeaders } from './forwarded.js'
 export type { ForwardedHeaders, ForwardedInput } from './forwarded.js'
-export type { MemberCounters, StickyMember } from './members.js'
+export { judge } from './health.js'
+export type { HealthIo, HealthProbe, HealthProbeResult, HealthProbeTarget, Timers } from './health.js'
+export { bybusyness, byrequests, bytraffic, LB_METHODS } from './lbmethods/index.js'
+export type { LbMethod, LbMethodName } from './lbmethods/index.js'
+export { parseStatusLetters, STATUS_LETTERS, statusLetters } from './members.js'
+export type { LbCandidate, MemberCounters, MemberFlag, MemberFlags, MemberStateFlags, StickyMember } from './members.js'
 export { DEFAULTS, isResolvedOptions, resolveOptions } from './options.js'
-export type { MemberOptions, ResolvedMember, ResolvedOptions, StickyOptions, StickySessionOptions } from './options.js'
+export type {
+  HealthCheckMethod,
+  HealthCheckOptions,
+  HealthCheckResponse,
+  MemberOptions,
+  ResolvedHealthCheck,
+  ResolvedMember,
+  ResolvedOptions,
+  StickyOptions,
+  StickySessionOptions
+} from './options.js'
 export { BAD_GATEWAY, GATEWAY_TIMEOUT, SERVICE_UNAVAILABLE } from './responses.js'
 export type { BalancerResponse } from './responses.js'
 export { findCookieValue, findSessionRoute, findUrlParam, routeOf } from './route.js'

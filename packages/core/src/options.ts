@@ -11,6 +11,8 @@ import {
   type RouteCookieOptions
 } from './cookie.js'
 import { StickyConfigError } from './errors.js'
+import { LB_METHODS, type LbMethod, type LbMethodName } from './lbmethods/index.js'
+import type { MemberFlags } from './members.js'
 import type { SessionSource } from './route.js'
 
 /** One balancer member: Apache `BalancerMember <url> route=<route> loadfactor=<n>`. */
@@ -21,6 +23,51 @@ export interface MemberOptions {
   route: string
   /** Relative weight, 1 to 100, decimals allowed (Apache `loadfactor`). Defaults to `1`. */
   loadFactor?: number
+  /** Tier, 0 to 99 (Apache `lbset`): new clients go to the lowest tier with a usable member. Defaults to `0`. */
+  lbSet?: number
+  /** Takes no requests; health checks still probe it (Apache `status=+D`). Defaults to `false`. */
+  disabled?: boolean
+  /** Takes no new clients, keeps its sticky clients (Apache `status=+N`). Defaults to `false`. */
+  draining?: boolean
+  /** Takes new clients only when no normal member of its tier takes them (all down, disabled or draining) (Apache `status=+H`). Defaults to `false`. */
+  hotStandby?: boolean
+  /** Takes no requests, is not health-checked, never comes back by itself (Apache `status=+S`). Defaults to `false`. */
+  stopped?: boolean
+  /** Failures never put it in error (Apache `status=+I`). Defaults to `false`. */
+  ignoreErrors?: boolean
+  /** Seconds this member may stay silent while answering (Apache member `timeout=`). Defaults to the balancer's `timeout`. */
+  timeout?: number
+  /** This member's health check: overrides of the balancer's `healthCheck`, or `false` for none. */
+  healthCheck?: HealthCheckOptions | false
+}
+
+/** How a health check probes a member (Apache `hcmethod`). */
+export type HealthCheckMethod = 'TCP' | 'GET' | 'HEAD' | 'OPTIONS'
+
+/** What an HTTP health check saw, for an `expect` function. */
+export interface HealthCheckResponse {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>
+  /** The body (GET only; at most 64 KiB, decoded as UTF-8), `''` otherwise. */
+  readonly body: string
+}
+
+/** Active health checks (Apache mod_proxy_hcheck `hc*` parameters), per balancer with per-member overrides. */
+export interface HealthCheckOptions {
+  /** `'GET'`, `'HEAD'`, `'OPTIONS'`, or `'TCP'` (a connect only) (Apache `hcmethod`). Defaults to `'GET'`. */
+  method?: HealthCheckMethod
+  /** Path (and query) requested (Apache `hcuri`). Defaults to `'/'`. */
+  uri?: string
+  /** Seconds between checks of one member, decimals allowed (Apache `hcinterval`). Defaults to `30`. */
+  interval?: number
+  /** Seconds a check may take before it fails. Defaults to the smaller of `interval` and `5`. */
+  timeout?: number
+  /** Consecutive passes that bring a failed member back (Apache `hcpasses`, but in a row). Defaults to `1`. */
+  passes?: number
+  /** Consecutive fails that take a member out (Apache `hcfails`, but in a row). Defaults to `1`. */
+  fails?: number
+  /** What passes (Apache `hcexpr`): a list of statuses, or a function of status, headers and body. Defaults to any 2xx or 3xx. */
+  expect?: readonly number[] | ((response: HealthCheckResponse) => boolean)
 }
 
 /** Where the session id is read: cookie name and URL parameter name (Apache `stickysession`). */
@@ -62,17 +109,47 @@ export interface StickyOptions {
   forceRecovery?: boolean
   /** Keep the client's `Host` header instead of the member's `host:port` (Apache `ProxyPreserveHost`). Defaults to `false`. */
   preserveHost?: boolean
-  /** Load-balancing method for new clients (Apache `lbmethod`). Defaults to `'byrequests'`. */
-  lbMethod?: 'byrequests'
+  /**
+   * Load-balancing method for new clients (Apache `lbmethod`): `'byrequests'` (weighted round
+   * robin), `'bybusyness'` (fewest requests in flight), `'bytraffic'` (fewest bytes per weight),
+   * or an {@link LbMethod} of your own. Defaults to `'byrequests'`.
+   */
+  lbMethod?: LbMethodName | LbMethod
+  /** Member statuses that put it in error once its answer reached the client (Apache `failonstatus`), e.g. `[500, 503]`. Defaults to none. */
+  failOnStatus?: readonly number[]
+  /** A member that did not answer within its `timeout` goes in error (Apache `failontimeout`). Defaults to `false`. */
+  failOnTimeout?: boolean
+  /** Seconds a member may stay silent while answering, before 504 (Apache `timeout` / `ProxyTimeout`). Defaults to none of ours (the proxy library's own, see the adapter README). */
+  timeout?: number
+  /** Active health checks of every member (Apache mod_proxy_hcheck). Defaults to none. */
+  healthCheck?: HealthCheckOptions
   /** Time source in milliseconds, for tests. Defaults to `Date.now`. */
   now?: () => number
 }
 
+/** A health check after validation. */
+export interface ResolvedHealthCheck {
+  readonly method: HealthCheckMethod
+  readonly uri: string
+  readonly intervalMs: number
+  readonly timeoutMs: number
+  /** `timeout` was given (it is then inherited as is; a default one follows the member's interval). */
+  readonly timeoutGiven: boolean
+  readonly passes: number
+  readonly fails: number
+  readonly expect: (response: HealthCheckResponse) => boolean
+  /** The probe reads the body: a GET judged by a function of the application. */
+  readonly readBody: boolean
+}
+
 /** A member after validation. */
-export interface ResolvedMember {
+export interface ResolvedMember extends Readonly<MemberFlags> {
   readonly url: string
   readonly route: string
   readonly loadFactor: number
+  readonly lbSet: number
+  readonly timeoutMs: number | undefined
+  readonly healthCheck: ResolvedHealthCheck | undefined
 }
 
 /** The options after validation and defaults: what the balancer runs on. */
@@ -85,11 +162,18 @@ export interface ResolvedOptions {
   readonly routeCookie: CompiledRouteCookie | undefined
   readonly noFailover: boolean
   readonly retryMs: number
-  readonly maxAttempts: number
+  /** `undefined`: the number of members minus one, as members come and go. */
+  readonly maxAttempts: number | undefined
   readonly connectTimeoutMs: number
   readonly forceRecovery: boolean
   readonly preserveHost: boolean
-  readonly lbMethod: 'byrequests'
+  readonly lbMethod: LbMethod
+  readonly failOnStatus: ReadonlySet<number>
+  readonly failOnTimeout: boolean
+  /** The balancer's response timeout in ms, or `undefined` for the proxy library's own. */
+  readonly timeoutMs: number | undefined
+  /** The balancer's health check, the base of every member's. */
+  readonly healthCheck: ResolvedHealthCheck | undefined
   readonly now: () => number
 }
 
@@ -104,16 +188,23 @@ export const DEFAULTS = Object.freeze({
   forceRecovery: true,
   preserveHost: false,
   lbMethod: 'byrequests' as const,
-  loadFactor: 1
+  loadFactor: 1,
+  lbSet: 0,
+  failOnTimeout: false,
+  healthCheck: Object.freeze({ method: 'GET' as const, uri: '/', interval: 30, maxTimeout: 5, passes: 1, fails: 1 })
 })
 
 const MAX_ROUTE_LENGTH = 255
 const MAX_RETRY_SECONDS = 86_400 * 365
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'members', 'stickySession', 'routeSeparator', 'routeCookie', 'noFailover', 'retry', 'maxAttempts', 'connectTimeout',
-  'forceRecovery', 'preserveHost', 'lbMethod', 'now'
+  'forceRecovery', 'preserveHost', 'lbMethod', 'failOnStatus', 'failOnTimeout', 'timeout', 'healthCheck', 'now'
 ])
-const KNOWN_MEMBER_OPTIONS: ReadonlySet<string> = new Set(['url', 'route', 'loadFactor'])
+const FLAG_OPTIONS = ['disabled', 'draining', 'hotStandby', 'stopped', 'ignoreErrors'] as const
+const KNOWN_MEMBER_OPTIONS: ReadonlySet<string> = new Set(['url', 'route', 'loadFactor', 'lbSet', ...FLAG_OPTIONS, 'timeout', 'healthCheck'])
+const KNOWN_HEALTH_OPTIONS: ReadonlySet<string> = new Set(['method', 'uri', 'interval', 'timeout', 'passes', 'fails', 'expect'])
+const HEALTH_METHODS: ReadonlySet<string> = new Set(['TCP', 'GET', 'HEAD', 'OPTIONS'])
+const MAX_TIMEOUT_SECONDS = 86_400
 const KNOWN_COOKIE_OPTIONS: ReadonlySet<string> = new Set([
   'name', 'path', 'domain', 'maxAge', 'expires', 'httpOnly', 'secure', 'sameSite', 'partitioned'
 ])
@@ -147,14 +238,100 @@ function optionalBoolean (value: unknown, option: string, fallback: boolean): bo
   return value
 }
 
-function resolveMember (value: unknown, index: number): ResolvedMember {
-  const path = `members[${index}]`
+/** An optional number of seconds above 0 and at most `max`, in whole ms (at least 1). */
+function optionalSeconds (value: unknown, option: string, max: number, code: 'ERR_STICKY_INVALID_OPTION' | 'ERR_STICKY_HEALTH_CHECK' = 'ERR_STICKY_INVALID_OPTION'): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > max) {
+    throw new StickyConfigError(code, option, `must be a number of seconds above 0 and at most ${max}, got ${describe(value)}.`)
+  }
+  return Math.max(1, Math.round(value * 1000))
+}
+
+function optionalCount (value: unknown, option: string, fallback: number, what: string): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > 1000) {
+    throw new StickyConfigError('ERR_STICKY_HEALTH_CHECK', option, `must be a whole number from 1 to 1000 (${what}), got ${describe(value)}.`)
+  }
+  return value
+}
+
+/** `expect` functions made from a list of statuses (they never read the body). */
+const STATUS_LISTS = new WeakSet<(response: HealthCheckResponse) => boolean>()
+
+function isPassingStatus (response: HealthCheckResponse): boolean {
+  return response.status >= 200 && response.status < 400
+}
+
+/** A health check: `overrides` on top of `base` (the balancer's, or the defaults). */
+function resolveHealthCheck (value: unknown, option: string, base: ResolvedHealthCheck | undefined): ResolvedHealthCheck {
+  if (!isPlainObject(value)) {
+    throw new StickyConfigError('ERR_STICKY_HEALTH_CHECK', option,
+      `must be an object like { method: 'GET', uri: '/health', interval: 10 }${option.startsWith('members') ? ' or false' : ''}, got ${describe(value)}.`)
+  }
+  rejectUnknown(value, KNOWN_HEALTH_OPTIONS, option)
+  const d = DEFAULTS.healthCheck
+  const { method, uri, interval, timeout, passes, fails, expect } = value
+  if (method !== undefined && (typeof method !== 'string' || !HEALTH_METHODS.has(method))) {
+    throw new StickyConfigError('ERR_STICKY_HEALTH_CHECK', `${option}.method`, `must be 'GET', 'HEAD', 'OPTIONS' or 'TCP' (Apache hcmethod), got ${describe(method)}.`)
+  }
+  // A path and query only: printable ASCII without spaces, so it cannot inject a header line.
+  if (uri !== undefined && (typeof uri !== 'string' || !/^\/[\x21-\x7e]*$/.test(uri))) {
+    throw new StickyConfigError('ERR_STICKY_HEALTH_CHECK', `${option}.uri`, `must be a path starting with '/' (printable ASCII, no spaces), got ${describe(uri)}.`)
+  }
+  let expectFn: ((response: HealthCheckResponse) => boolean) | undefined
+  if (typeof expect === 'function') {
+    expectFn = expect as (response: HealthCheckResponse) => boolean
+  } else if (Array.isArray(expect)) {
+    if (expect.length === 0 || !expect.every(isStatusCode)) {
+      throw new StickyConfigError('ERR_STICKY_HEALTH_CHECK', `${option}.expect`, `must list HTTP statuses (100 to 599), got ${describe(expect)}.`)
+    }
+    const statuses = new Set<number>(expect as number[])
+    expectFn = response => statuses.has(response.status)
+    STATUS_LISTS.add(expectFn)
+  } else if (expect !== undefined) {
+    throw new StickyConfigError('ERR_STICKY_HEALTH_CHECK', `${option}.expect`,
+      `must be a list of statuses like [200, 204] or a function (response) => boolean, got ${describe(expect)}.`)
+  }
+  const intervalMs = optionalSeconds(interval, `${option}.interval`, MAX_TIMEOUT_SECONDS, 'ERR_STICKY_HEALTH_CHECK') ?? base?.intervalMs ?? d.interval * 1000
+  // An explicit timeout is inherited; a default one follows the interval it was derived from.
+  const givenTimeout = optionalSeconds(timeout, `${option}.timeout`, MAX_TIMEOUT_SECONDS, 'ERR_STICKY_HEALTH_CHECK')
+  const inherited = base !== undefined && (base.timeoutGiven || interval === undefined) ? base.timeoutMs : undefined
+  const timeoutMs = givenTimeout ?? inherited ?? Math.min(intervalMs, d.maxTimeout * 1000)
+  const resolvedMethod = (method as HealthCheckMethod | undefined) ?? base?.method ?? d.method
+  const resolvedExpect = expectFn ?? base?.expect ?? isPassingStatus
+  return Object.freeze({
+    method: resolvedMethod,
+    uri: (uri as string | undefined) ?? base?.uri ?? d.uri,
+    intervalMs,
+    timeoutMs,
+    timeoutGiven: givenTimeout !== undefined || (inherited !== undefined && base?.timeoutGiven === true),
+    passes: optionalCount(passes, `${option}.passes`, base?.passes ?? d.passes, 'consecutive passes that bring a member back'),
+    fails: optionalCount(fails, `${option}.fails`, base?.fails ?? d.fails, 'consecutive fails that take a member out'),
+    expect: resolvedExpect,
+    // Only the application's own function may look at the body.
+    readBody: resolvedMethod === 'GET' && resolvedExpect !== isPassingStatus && !STATUS_LISTS.has(resolvedExpect)
+  })
+}
+
+function isStatusCode (value: unknown): boolean {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 100 && value <= 599
+}
+
+/** What a member inherits from the balancer's options. */
+interface MemberDefaults {
+  readonly healthCheck: ResolvedHealthCheck | undefined
+  /** Flags a member gets when its options do not say (a member added at runtime starts disabled). */
+  readonly disabled: boolean
+}
+
+/** Validates one member's options; `path` names it in errors (`members[1]`). */
+export function resolveMember (value: unknown, path: string, defaults: MemberDefaults): ResolvedMember {
   if (!isPlainObject(value)) {
     throw new StickyConfigError('ERR_STICKY_INVALID_OPTION', path,
       `must be an object like { url: 'http://127.0.0.1:8081', route: 'node1' }, got ${describe(value)}.`)
   }
   rejectUnknown(value, KNOWN_MEMBER_OPTIONS, path)
-  const { url, route, loadFactor } = value
+  const { url, route, loadFactor, lbSet } = value
   if (typeof url !== 'string') {
     throw new StickyConfigError('ERR_STICKY_MEMBER_URL', `${path}.url`, `must be a string like 'http://127.0.0.1:8081', got ${describe(url)}.`)
   }
@@ -172,31 +349,61 @@ function resolveMember (value: unknown, index: number): ResolvedMember {
     throw new StickyConfigError('ERR_STICKY_MEMBER_URL', `${path}.url`,
       `must be an origin only (scheme, host and port), got ${describe(url)}. Remove the path, query or credentials; use the adapter's prefix options to rewrite paths.`)
   }
+  checkRouteName(route, `${path}.route`)
+  const factor = loadFactor === undefined ? DEFAULTS.loadFactor : checkLoadFactor(loadFactor, `${path}.loadFactor`)
+  const tier = lbSet === undefined ? DEFAULTS.lbSet : checkLbSet(lbSet, `${path}.lbSet`)
+  const flags: Record<(typeof FLAG_OPTIONS)[number], boolean> = { disabled: false, draining: false, hotStandby: false, stopped: false, ignoreErrors: false }
+  for (const name of FLAG_OPTIONS) {
+    flags[name] = optionalBoolean(value[name], `${path}.${name}`, name === 'disabled' ? defaults.disabled : false)
+  }
+  const hc = value['healthCheck']
+  return Object.freeze({
+    url: parsed.origin,
+    route: route as string,
+    loadFactor: factor,
+    lbSet: tier,
+    ...flags,
+    timeoutMs: optionalSeconds(value['timeout'], `${path}.timeout`, MAX_TIMEOUT_SECONDS),
+    healthCheck: hc === false ? undefined : hc === undefined ? defaults.healthCheck : resolveHealthCheck(hc, `${path}.healthCheck`, defaults.healthCheck)
+  })
+}
+
+/** Checks a route name (it is written into a cookie): non-empty, at most 255 cookie-safe characters. */
+export function checkRouteName (route: unknown, option: string): string {
   if (typeof route !== 'string' || route === '') {
-    throw new StickyConfigError('ERR_STICKY_ROUTE_NAME', `${path}.route`,
+    throw new StickyConfigError('ERR_STICKY_ROUTE_NAME', option,
       `must be a non-empty string naming the member in session ids (the "node1" of JSESSIONID=abc.node1), got ${describe(route)}.`)
   }
   if (route.length > MAX_ROUTE_LENGTH || !isCookieValue(route)) {
-    throw new StickyConfigError('ERR_STICKY_ROUTE_NAME', `${path}.route`,
+    throw new StickyConfigError('ERR_STICKY_ROUTE_NAME', option,
       `must be at most ${MAX_ROUTE_LENGTH} printable ASCII characters without ';', ',', space, quotes or '\\' (it is written into a cookie), got ${describe(route)}.`)
   }
-  let factor: number = DEFAULTS.loadFactor
-  if (loadFactor !== undefined) {
-    if (typeof loadFactor !== 'number' || !Number.isFinite(loadFactor) || loadFactor < 1 || loadFactor > 100) {
-      throw new StickyConfigError('ERR_STICKY_LOAD_FACTOR', `${path}.loadFactor`,
-        `must be a number from 1 to 100 (as Apache loadfactor), got ${describe(loadFactor)}.`)
-    }
-    factor = loadFactor
-  }
-  return Object.freeze({ url: parsed.origin, route, loadFactor: factor })
+  return route
 }
 
-function resolveMembers (value: unknown): ResolvedMember[] {
+/** Checks a weight: 1 to 100, decimals allowed. */
+export function checkLoadFactor (value: unknown, option: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 1 || value > 100) {
+    throw new StickyConfigError('ERR_STICKY_LOAD_FACTOR', option, `must be a number from 1 to 100 (as Apache loadfactor), got ${describe(value)}.`)
+  }
+  return value
+}
+
+/** Checks a tier: a whole number from 0 to 99. */
+export function checkLbSet (value: unknown, option: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > 99) {
+    throw new StickyConfigError('ERR_STICKY_INVALID_OPTION', option, `must be a whole number from 0 to 99 (as Apache lbset), got ${describe(value)}.`)
+  }
+  return value
+}
+
+function resolveMembers (value: unknown, healthCheck: ResolvedHealthCheck | undefined): ResolvedMember[] {
   if (!Array.isArray(value) || value.length === 0) {
     throw new StickyConfigError('ERR_STICKY_NO_MEMBERS', 'members',
       `must be a non-empty array of { url, route }, got ${describe(value)}. Name at least one member.`)
   }
-  const members = value.map((m: unknown, i) => resolveMember(m, i))
+  const defaults: MemberDefaults = { healthCheck, disabled: false }
+  const members = value.map((m: unknown, i) => resolveMember(m, `members[${i}]`, defaults))
   const seen = new Map<string, number>()
   members.forEach((m, i) => {
     const first = seen.get(m.url)
@@ -327,6 +534,30 @@ function resolveRouteCookie (value: unknown, sessionCookie: string): CompiledRou
   })
 }
 
+function resolveLbMethod (value: unknown): LbMethod {
+  if (value === undefined) return LB_METHODS[DEFAULTS.lbMethod]
+  if (typeof value === 'string') {
+    const method = Object.hasOwn(LB_METHODS, value) ? LB_METHODS[value as LbMethodName] : undefined
+    if (method !== undefined) return method
+  }
+  if (isPlainObject(value)) {
+    const m = value as Record<string, unknown>
+    if (typeof m['name'] !== 'string' || m['name'] === '') {
+      throw new StickyConfigError('ERR_STICKY_LB_METHOD', 'lbMethod.name', `must be a non-empty string naming the method (for logs), got ${describe(m['name'])}.`)
+    }
+    if (typeof m['pick'] !== 'function') {
+      throw new StickyConfigError('ERR_STICKY_LB_METHOD', 'lbMethod.pick',
+        `must be a function (candidates) => candidate returning one of the members it is given, got ${describe(m['pick'])}.`)
+    }
+    if (m['stickyHit'] !== undefined && typeof m['stickyHit'] !== 'function') {
+      throw new StickyConfigError('ERR_STICKY_LB_METHOD', 'lbMethod.stickyHit', `must be a function (chosen, usable) => void, or left out, got ${describe(m['stickyHit'])}.`)
+    }
+    return value as unknown as LbMethod
+  }
+  throw new StickyConfigError('ERR_STICKY_LB_METHOD', 'lbMethod',
+    `must be 'byrequests', 'bybusyness', 'bytraffic' or an object { name, pick(candidates), stickyHit?(chosen, usable) }, got ${describe(value)}.`)
+}
+
 /** Options objects made by {@link resolveOptions}: a balancer takes them without validating again. */
 const resolved = new WeakSet<ResolvedOptions>()
 
@@ -345,7 +576,8 @@ export function resolveOptions (options: StickyOptions): ResolvedOptions {
     throw new StickyConfigError('ERR_STICKY_INVALID_OPTION', '(options)', `must be an object with at least { members: [...] }, got ${describe(input)}.`)
   }
   rejectUnknown(input, KNOWN_OPTIONS, '')
-  const members = resolveMembers(input['members'])
+  const healthCheck = input['healthCheck'] === undefined ? undefined : resolveHealthCheck(input['healthCheck'], 'healthCheck', undefined)
+  const members = resolveMembers(input['members'], healthCheck)
   const session = resolveStickySession(input['stickySession'], routeCookieName(input['routeCookie']))
   const separator = resolveSeparator(input['routeSeparator'])
   const routeCookie = resolveRouteCookie(input['routeCookie'], session.cookie)
@@ -366,9 +598,10 @@ export function resolveOptions (options: StickyOptions): ResolvedOptions {
   if (connectTimeout !== undefined && (typeof connectTimeout !== 'number' || !Number.isFinite(connectTimeout) || connectTimeout <= 0 || connectTimeout > 3600)) {
     throw new StickyConfigError('ERR_STICKY_INVALID_OPTION', 'connectTimeout', `must be a number of seconds above 0 and at most 3600, got ${describe(connectTimeout)}.`)
   }
-  const lbMethod = input['lbMethod']
-  if (lbMethod !== undefined && lbMethod !== 'byrequests') {
-    throw new StickyConfigError('ERR_STICKY_INVALID_OPTION', 'lbMethod', `must be 'byrequests', got ${describe(lbMethod)}.`)
+  const lbMethod = resolveLbMethod(input['lbMethod'])
+  const failOnStatus = input['failOnStatus']
+  if (failOnStatus !== undefined && (!Array.isArray(failOnStatus) || !failOnStatus.every(isStatusCode))) {
+    throw new StickyConfigError('ERR_STICKY_INVALID_OPTION', 'failOnStatus', `must be a list of HTTP statuses (100 to 599) such as [500, 503], got ${describe(failOnStatus)}.`)
   }
   const now = input['now']
   if (now !== undefined && typeof now !== 'function') {
@@ -382,11 +615,15 @@ export function resolveOptions (options: StickyOptions): ResolvedOptions {
     routeCookie,
     noFailover: optionalBoolean(input['noFailover'], 'noFailover', DEFAULTS.noFailover),
     retryMs: (retry ?? DEFAULTS.retry) * 1000,
-    maxAttempts: maxAttempts ?? members.length - 1,
+    maxAttempts: maxAttempts as number | undefined,
     connectTimeoutMs: Math.round((connectTimeout ?? DEFAULTS.connectTimeout) * 1000),
     forceRecovery: optionalBoolean(input['forceRecovery'], 'forceRecovery', DEFAULTS.forceRecovery),
     preserveHost: optionalBoolean(input['preserveHost'], 'preserveHost', DEFAULTS.preserveHost),
-    lbMethod: DEFAULTS.lbMethod,
+    lbMethod,
+    failOnStatus: new Set<number>(failOnStatus as number[] | undefined),
+    failOnTimeout: optionalBoolean(input['failOnTimeout'], 'failOnTimeout', DEFAULTS.failOnTimeout),
+    timeoutMs: optionalSeconds(input['timeout'], 'timeout', MAX_TIMEOUT_SECONDS),
+    healthCheck,
     now: (now as (() => number) | undefined) ?? Date.now
   })
   resolved.add(out)

@@ -51,7 +51,7 @@ t.test('a route naming a usable member: that member, route unchanged, no cookie'
   const { balancer } = setup({ routeCookie: 'ROUTEID' })
   const d = routed(t, balancer.select({ cookie: 'ROUTEID=.b' }))
   t.equal(d.route, 'b')
-  t.same(d.member, { url: B, route: 'b', index: 1, loadFactor: 1 })
+  t.same(d.member, { url: B, route: 'b', index: 1, loadFactor: 1, lbSet: 0 })
   t.equal(d.routeChanged, false)
   t.equal(d.setCookie, undefined)
   t.same([d.routeSource, d.clientRoute], ['cookie', 'b'])
@@ -479,10 +479,30 @@ t.test('noFailover: a new client is still failed over', async t => {
 
 t.test('members(): configured order, state and counters', async t => {
   const { balancer } = setup()
+  const idle = {
+    loadFactor: 1,
+    lbSet: 0,
+    disabled: false,
+    draining: false,
+    hotStandby: false,
+    stopped: false,
+    ignoreErrors: false,
+    inError: false,
+    healthCheckFailed: false,
+    status: 'Ok',
+    errorSince: undefined,
+    elected: 0,
+    busy: 0,
+    requests: 0,
+    failures: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    healthCheck: undefined
+  }
   t.same(balancer.members(), [
-    { url: A, route: 'a', index: 0, loadFactor: 1, inError: false, errorSince: undefined, elected: 0, busy: 0, failures: 0 },
-    { url: B, route: 'b', index: 1, loadFactor: 1, inError: false, errorSince: undefined, elected: 0, busy: 0, failures: 0 },
-    { url: C, route: 'c', index: 2, loadFactor: 1, inError: false, errorSince: undefined, elected: 0, busy: 0, failures: 0 }
+    { url: A, route: 'a', index: 0, ...idle },
+    { url: B, route: 'b', index: 1, ...idle },
+    { url: C, route: 'c', index: 2, ...idle }
   ])
 })
 

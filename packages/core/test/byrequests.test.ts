@@ -7,6 +7,7 @@ import fc from 'fast-check'
 import { createBalancer, type Balancer, type MemberOptions } from '@stickyroute/core'
 import { byrequests } from '../src/lbmethods/byrequests.js'
 import { MemberState } from '../src/members.js'
+import { resolveOptions, type ResolvedMember } from '../src/options.js'
 
 const ROUTES = ['a', 'b', 'c', 'd', 'e']
 
@@ -161,7 +162,7 @@ t.test('byrequests: a failed member rejoins the rotation after retry', async t =
 // ---------------------------------------------------------------------------------------------
 
 function states (loadFactors: number[]): MemberState[] {
-  return loadFactors.map((loadFactor, i) => new MemberState({ url: `http://127.0.0.1:${8081 + i}`, route: ROUTES[i] as string, loadFactor }, i))
+  return loadFactors.map((loadFactor, i) => new MemberState(resolveOptions({ members: [{ url: `http://127.0.0.1:${8081 + i}`, route: ROUTES[i] as string, loadFactor }] }).members[0] as ResolvedMember, i))
 }
 
 t.test('MemberState: lbFactor is loadFactor * 100, rounded', async t => {

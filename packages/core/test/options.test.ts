@@ -128,7 +128,7 @@ const rules: Rule[] = [
   { name: 'maxAttempts -1', options: withMembers({ maxAttempts: -1 }), code: 'ERR_STICKY_INVALID_OPTION', option: 'maxAttempts' },
   { name: 'maxAttempts 1.5', options: withMembers({ maxAttempts: 1.5 }), code: 'ERR_STICKY_INVALID_OPTION', option: 'maxAttempts' },
   { name: 'maxAttempts NaN', options: withMembers({ maxAttempts: Number.NaN }), code: 'ERR_STICKY_INVALID_OPTION', option: 'maxAttempts' },
-  { name: 'lbMethod unknown', options: withMembers({ lbMethod: 'roundrobin' }), code: 'ERR_STICKY_INVALID_OPTION', option: 'lbMethod' },
+  { name: 'lbMethod unknown', options: withMembers({ lbMethod: 'roundrobin' }), code: 'ERR_STICKY_LB_METHOD', option: 'lbMethod' },
   { name: 'now not a function', options: withMembers({ now: 1234 }), code: 'ERR_STICKY_INVALID_OPTION', option: 'now' },
   { name: "noFailover 'yes'", options: withMembers({ noFailover: 'yes' }), code: 'ERR_STICKY_INVALID_OPTION', option: 'noFailover' },
   { name: 'forceRecovery 1', options: withMembers({ forceRecovery: 1 }), code: 'ERR_STICKY_INVALID_OPTION', option: 'forceRecovery' },
@@ -203,21 +203,36 @@ const THREE = [
 
 t.test('documented defaults', async t => {
   const o = resolveOptions({ members: THREE })
+  const member = {
+    loadFactor: 1,
+    lbSet: 0,
+    disabled: false,
+    draining: false,
+    hotStandby: false,
+    stopped: false,
+    ignoreErrors: false,
+    timeoutMs: undefined,
+    healthCheck: undefined
+  }
   t.same(o.members, [
-    { url: 'http://127.0.0.1:8081', route: 'a', loadFactor: 1 },
-    { url: 'http://127.0.0.1:8082', route: 'b', loadFactor: 1 },
-    { url: 'http://127.0.0.1:8083', route: 'c', loadFactor: 1 }
+    { url: 'http://127.0.0.1:8081', route: 'a', ...member },
+    { url: 'http://127.0.0.1:8082', route: 'b', ...member },
+    { url: 'http://127.0.0.1:8083', route: 'c', ...member }
   ])
   t.equal(o.retryMs, 60_000, 'retry 60 s')
   t.equal(o.connectTimeoutMs, 10_000, 'connectTimeout 10 s')
-  t.equal(o.maxAttempts, 2, 'maxAttempts = members - 1')
+  t.equal(o.maxAttempts, undefined, 'maxAttempts: members - 1, as members come and go')
   t.equal(o.separator, '.', "separator '.'")
   t.same(o.session, { cookie: 'ROUTEID', urlParam: 'ROUTEID' }, 'stickySession ROUTEID, for cookie and URL')
   t.equal(o.routeCookie, undefined, 'no balancer cookie (Method 1)')
   t.equal(o.noFailover, false)
   t.equal(o.forceRecovery, true)
   t.equal(o.preserveHost, false)
-  t.equal(o.lbMethod, 'byrequests')
+  t.equal(o.lbMethod.name, 'byrequests')
+  t.same([...o.failOnStatus], [], 'failOnStatus: none')
+  t.equal(o.failOnTimeout, false)
+  t.equal(o.timeoutMs, undefined, 'timeout: none of ours')
+  t.equal(o.healthCheck, undefined, 'no health checks')
   t.equal(o.now, Date.now)
   t.ok(Object.isFrozen(o), 'resolved options are frozen')
   t.ok(Object.isFrozen(o.members), 'members are frozen')
@@ -234,14 +249,17 @@ t.test('DEFAULTS constant', async t => {
     forceRecovery: true,
     preserveHost: false,
     lbMethod: 'byrequests',
-    loadFactor: 1
+    loadFactor: 1,
+    lbSet: 0,
+    failOnTimeout: false,
+    healthCheck: { method: 'GET', uri: '/', interval: 30, maxTimeout: 5, passes: 1, fails: 1 }
   })
 })
 
-t.test('maxAttempts default follows the member count', async t => {
-  t.equal(resolveOptions({ members: THREE.slice(0, 1) }).maxAttempts, 0)
-  t.equal(resolveOptions({ members: THREE.slice(0, 2) }).maxAttempts, 1)
+t.test('maxAttempts: left undefined (members - 1 at the time of the request) unless given', async t => {
+  t.equal(resolveOptions({ members: THREE.slice(0, 1) }).maxAttempts, undefined)
   t.equal(resolveOptions({ members: THREE, maxAttempts: 7 }).maxAttempts, 7)
+  t.equal(resolveOptions({ members: THREE, maxAttempts: 0 }).maxAttempts, 0)
 })
 
 t.test('retry is in seconds', async t => {

@@ -5,28 +5,18 @@
  * highest `lbStatus` wins (ties go to the earlier one); then `winner.lbStatus -= total`.
  * With weights 1, 1, 2 this gives c, a, b, c, c, a, b, c, ...
  */
-import type { MemberState } from '../members.js'
-
-/** A load-balancing method: picks one member for a client without a usable route. */
-export interface LbMethod {
-  /** The Apache `lbmethod` name. */
-  readonly name: string
-  /** Picks among `candidates` (all usable, never empty), updating its own accounting. */
-  pick (candidates: readonly MemberState[]): MemberState
-  /**
-   * Accounting for a sticky hit on `chosen`, given every usable member. Optional: a method that
-   * does not count sticky requests leaves it out.
-   */
-  stickyHit? (chosen: MemberState, usable: readonly MemberState[]): void
-}
+import type { LbCandidate, MemberState } from '../members.js'
+import { stickyHit } from './accounting.js'
+import type { LbMethod } from './lb-method.js'
 
 export const byrequests: LbMethod = {
   name: 'byrequests',
 
-  pick (candidates) {
+  pick (candidates: readonly LbCandidate[]): LbCandidate {
     let total = 0
     let best: MemberState | undefined
-    for (const m of candidates) {
+    for (const c of candidates) {
+      const m = c as MemberState
       m.lbStatus += m.lbFactor
       total += m.lbFactor
       if (best === undefined || m.lbStatus > best.lbStatus) best = m
@@ -37,14 +27,5 @@ export const byrequests: LbMethod = {
     return winner
   },
 
-  // Apache counts sticky requests too: every usable member gains its factor, the routed one
-  // pays the total. After 3 sticky hits on b (weights 1,1,1) new clients go a, c, a.
-  stickyHit (chosen, usable) {
-    let total = 0
-    for (const m of usable) {
-      m.lbStatus += m.lbFactor
-      total += m.lbFactor
-    }
-    chosen.lbStatus -= total
-  }
+  stickyHit
 }

@@ -1,0 +1,1 @@
+export { MAX_HEALTH_BODY, nodeHealthIo, nodeTimers, probe } from './health-probe.js'
