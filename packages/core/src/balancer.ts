@@ -11,7 +11,7 @@
  * usable members for sticky accounting) is computed once per change of membership or state and
  * reused; `now()` is read only while some member is in error.
  */
-import { formatRouteCookie } from './cookie.js'
+import { formatRouteCookie, type OpaqueRouteKeys } from './cookie.js'
 import { StickyConfigError, StickyError } from './errors.js'
 import { Listeners, type BalancerEventName, type BalancerEvents, type RouteChangeReason, type StateChangeReason } from './events.js'
 import { connectFailureCode, isTimeout } from './failures.js'
@@ -40,7 +40,7 @@ import {
   type StickyOptions
 } from './options.js'
 import { BAD_GATEWAY, GATEWAY_TIMEOUT, SERVICE_UNAVAILABLE, type BalancerResponse } from './responses.js'
-import { findSessionRoute, type RouteSource, type SessionRoute } from './route.js'
+import { findSessionRoute, type RouteSource, type RouteToken, type SessionRoute } from './route.js'
 
 /** What a request carries that matters for routing. */
 export interface RoutingRequest {
@@ -70,8 +70,17 @@ export interface Routed {
   readonly route: string
   /** The client did not name this member: a new client, a bad or unknown route, or a failover (Apache `BALANCER_ROUTE_CHANGED`). */
   readonly routeChanged: boolean
-  /** The `Set-Cookie` value to append after the member's own, or `undefined` (no balancer cookie, or the route did not change). */
+  /**
+   * The `Set-Cookie` value to append after the member's own, or `undefined`: set when the route
+   * changed (with a balancer cookie), or when `rekeyed`.
+   */
   readonly setCookie: string | undefined
+  /**
+   * Opaque routes: the client's token was made with a previous key. It reached the member it
+   * names (the route did not change), and `setCookie` re-issues the cookie with the current key.
+   * Always set (`false` otherwise) on decisions the balancer returns.
+   */
+  readonly rekeyed?: boolean
   /** The route the client presented (from its session id), if any; it may name no member. */
   readonly clientRoute: string | undefined
   /** Where the client's session id was read: `'url'`, `'cookie'`, or `undefined` when it had none. */
@@ -152,6 +161,7 @@ class RoutedDecision implements Routed {
   readonly route: string
   readonly routeChanged: boolean
   readonly setCookie: string | undefined
+  readonly rekeyed: boolean
   readonly clientRoute: string | undefined
   readonly routeSource: RouteSource | undefined
   readonly attempt: number
@@ -163,12 +173,13 @@ class RoutedDecision implements Routed {
   readonly [kSession]: SessionRoute | undefined
   [kReleased] = false
 
-  constructor (owner: Balancer, state: MemberState, routeChanged: boolean, setCookie: string | undefined, session: SessionRoute | undefined,
-    attempt: number, tried: readonly MemberState[], secure: boolean) {
+  constructor (owner: Balancer, state: MemberState, routeChanged: boolean, setCookie: string | undefined, rekeyed: boolean,
+    session: SessionRoute | undefined, attempt: number, tried: readonly MemberState[], secure: boolean) {
     this.member = state.info
     this.route = state.route
     this.routeChanged = routeChanged
     this.setCookie = setCookie
+    this.rekeyed = rekeyed
     this.clientRoute = session?.route
     this.routeSource = session?.source
     this.attempt = attempt
@@ -213,12 +224,21 @@ export class Balancer {
   readonly #checked = new Map<MemberState, CheckedMember>()
   /** A removed member still busy, and the `remove()` waiting for it. */
   readonly #drained = new Map<MemberState, () => void>()
+  /**
+   * Opaque routes: every token the balancer accepts (current and previous keys) and the route it
+   * stands for; `undefined` when the cookie carries the route itself. Tokens are computed once per
+   * route (a route that appears at runtime adds its own), never per request.
+   */
+  readonly #tokens: Map<string, RouteToken> | undefined
+  /** Opaque routes: the current-key token of each route seen so far. */
+  readonly #tokenOfRoute = new Map<string, string>()
 
   constructor (options: StickyOptions | ResolvedOptions) {
     this.options = isResolvedOptions(options) ? options : resolveOptions(options)
     const o = this.options
     this.#lb = o.lbMethod
     this.#trustedLb = Object.values(LB_METHODS).includes(o.lbMethod)
+    this.#tokens = o.routeCookie?.opaque === undefined ? undefined : new Map()
     this.#members = o.members.map((m, i) => this.#state(m, i))
   }
 
@@ -234,7 +254,7 @@ export class Balancer {
   /** Chooses the member for a new request. */
   select (request: RoutingRequest): Decision {
     const o = this.options
-    const session = findSessionRoute(request.cookie, request.url, o.session, o.separator)
+    const session = findSessionRoute(request.cookie, request.url, o.session, o.separator, this.#tokens)
     return this.#decide(session, NONE, 1, request.secure === true)
   }
 
@@ -493,7 +513,26 @@ export class Balancer {
     const cookie = this.options.routeCookie
     if (cookie === undefined) return
     const sep = this.options.separator ?? ''
-    m.cookies = [formatRouteCookie(cookie, sep, m.route, false), formatRouteCookie(cookie, sep, m.route, true)]
+    const value = cookie.opaque === undefined ? m.route : this.#tokenOf(m.route)
+    m.cookies = [formatRouteCookie(cookie, sep, value, false), formatRouteCookie(cookie, sep, value, true)]
+  }
+
+  /**
+   * Opaque routes: the current-key token of `route`, computing (once per route) its tokens under
+   * every key and adding them to the table `select()` reads. A current-key token wins over a
+   * previous-key one, should two ever be equal.
+   */
+  #tokenOf (route: string): string {
+    const known = this.#tokenOfRoute.get(route)
+    if (known !== undefined) return known
+    const keys = this.options.routeCookie?.opaque as OpaqueRouteKeys // only called with opaque routes
+    const tokens = this.#tokens as Map<string, RouteToken>
+    const token = keys.token(route)
+    this.#tokenOfRoute.set(route, token)
+    tokens.set(token, Object.freeze({ route, current: true }))
+    const previous: RouteToken = Object.freeze({ route, current: false })
+    for (const old of keys.previousTokens(route)) if (!tokens.has(old)) tokens.set(old, previous)
+    return token
   }
 
   #maxAttempts (): number {
@@ -664,7 +703,8 @@ export class Balancer {
     this.#expireErrors(true)
     if (this.#stale) this.#rebuild()
     const route = session?.route
-    let reason: RouteChangeReason = attempt > 1 ? 'failover' : route === undefined ? 'new-client' : 'unknown-route'
+    // An opaque token that stands for no route counts as an unknown route, as a route naming no member does.
+    let reason: RouteChangeReason = attempt > 1 ? 'failover' : route === undefined && session?.token !== 'unknown' ? 'new-client' : 'unknown-route'
     if (route !== undefined) {
       const routed = this.#byRoute.get(route)
       if (routed !== undefined) {
@@ -693,12 +733,14 @@ export class Balancer {
     m.elected++
     m.busy++
     const changed = clientRoute !== m.route
-    const setCookie = changed && m.cookies !== undefined ? m.cookies[secure ? 1 : 0] : undefined
+    // A token made with a previous key: same member, but the cookie is re-issued with the current key.
+    const rekeyed = !changed && session?.token === 'previous'
+    const setCookie = (changed || rekeyed) && m.cookies !== undefined ? m.cookies[secure ? 1 : 0] : undefined
     if (changed && this.#listeners.route.length > 0) {
       const event = { from: clientRoute, to: m.route, member: m.info, reason }
       for (const listener of this.#listeners.route.slice()) listener(event)
     }
-    return new RoutedDecision(this, m, changed, setCookie, session, attempt, tried, secure)
+    return new RoutedDecision(this, m, changed, setCookie, rekeyed, session, attempt, tried, secure)
   }
 
   #watch (m: MemberState): void {

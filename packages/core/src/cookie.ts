@@ -6,6 +6,7 @@
  * attributes configurable, with safer defaults: `Path=/; HttpOnly; SameSite=Lax`, plus
  * `Secure` when the request came over HTTPS.
  */
+import { createHmac } from 'node:crypto'
 
 /** `SameSite` values a balancer cookie may carry; `false` leaves the attribute out. */
 export type SameSite = 'Strict' | 'Lax' | 'None'
@@ -30,10 +31,28 @@ export interface RouteCookieAttributes {
   partitioned?: boolean
 }
 
+/** Opaque routes: the cookie carries a keyed hash of the route instead of the route. */
+export interface OpaqueRouteOptions {
+  /** The secret the tokens are made with: a string of at least 32 characters. The same on every gateway of the cluster. */
+  key: string
+  /**
+   * Keys used before `key`: a token made with one of them still routes to its member, and the
+   * response re-issues the cookie with `key`. Drop a key once its cookies have expired or been
+   * re-issued. Defaults to none.
+   */
+  previousKeys?: readonly string[]
+}
+
 /** The balancer cookie: its name and attributes. */
 export interface RouteCookieOptions extends RouteCookieAttributes {
   /** Cookie name, e.g. `'ROUTEID'`. Defaults to the cookie name of `stickySession`. */
   name?: string
+  /**
+   * Write `NAME=.<token>` instead of `NAME=.<route>`, where the token is a keyed hash of the
+   * route (as HAProxy's dynamic cookies): clients no longer see member names, and a plain route
+   * in the cookie is no route. Defaults to off.
+   */
+  opaque?: OpaqueRouteOptions | false
 }
 
 export const ROUTE_COOKIE_DEFAULTS = Object.freeze({
@@ -48,8 +67,9 @@ export const ROUTE_COOKIE_DEFAULTS = Object.freeze({
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 // RFC 6265 cookie-octet: printable US-ASCII minus space, DQUOTE, comma, semicolon and backslash.
 const COOKIE_OCTETS = /^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]+$/
-// An attribute value (Path, Domain): any CHAR except CTLs and ';'.
-const ATTRIBUTE_VALUE = /^[\x20-\x3A\x3C-\x7E]+$/
+// An attribute value (Path, Domain): RFC 6265 allows any CHAR except CTLs and ';'. We also refuse
+// ',': code that folds several Set-Cookie lines into one splits them at commas.
+const ATTRIBUTE_VALUE = /^[\x20-\x2B\x2D-\x3A\x3C-\x7E]+$/
 
 /** True when `name` can be used as a cookie name (an RFC 9110 token). */
 export function isCookieName (name: string): boolean {
@@ -61,9 +81,51 @@ export function isCookieValue (value: string): boolean {
   return COOKIE_OCTETS.test(value)
 }
 
-/** True when `value` can stand in a cookie attribute such as `Path` (no `;`, no control characters). */
+/** True when `value` can stand in a cookie attribute such as `Path`: printable ASCII without `;` or `,`. */
 export function isCookieAttributeValue (value: string): boolean {
   return ATTRIBUTE_VALUE.test(value)
+}
+
+/** Length of an opaque route token: base64url characters of HMAC-SHA256(key, route). 22 characters carry 132 bits. */
+export const ROUTE_TOKEN_LENGTH = 22
+
+/** The opaque token of `route` under `key`: the first {@link ROUTE_TOKEN_LENGTH} characters of base64url(HMAC-SHA256(key, route)). */
+export function routeToken (key: string, route: string): string {
+  return createHmac('sha256', key).update(route, 'utf8').digest('base64url').slice(0, ROUTE_TOKEN_LENGTH)
+}
+
+/**
+ * The keys of opaque routes, validated. The keys live in private fields: serialising or
+ * inspecting the resolved options (a log line, an error report) never shows them.
+ */
+export class OpaqueRouteKeys {
+  readonly #key: string
+  readonly #previous: readonly string[]
+
+  constructor (key: string, previousKeys: readonly string[]) {
+    this.#key = key
+    this.#previous = Object.freeze([...previousKeys])
+  }
+
+  /** How many previous keys are still accepted. */
+  get previousKeys (): number {
+    return this.#previous.length
+  }
+
+  /** The token of `route` under the current key: what the cookie carries. */
+  token (route: string): string {
+    return routeToken(this.#key, route)
+  }
+
+  /** The tokens of `route` under each previous key, in the order they were given. */
+  previousTokens (route: string): string[] {
+    return this.#previous.map(key => routeToken(key, route))
+  }
+
+  /** What a log line shows: that routes are opaque, and how many previous keys there are; never a key. */
+  toJSON (): { opaque: true, previousKeys: number } {
+    return { opaque: true, previousKeys: this.#previous.length }
+  }
 }
 
 /**
@@ -76,10 +138,12 @@ export interface CompiledRouteCookie {
   readonly suffixInsecure: string
   /** Everything after the value when the request came over HTTPS. */
   readonly suffixSecure: string
+  /** Opaque routes: the keys the tokens are made with; `undefined` when the cookie carries the route itself. */
+  readonly opaque?: OpaqueRouteKeys | undefined
 }
 
 /** Compiles validated attributes into the constant parts of the `Set-Cookie` line. */
-export function compileRouteCookie (name: string, attributes: RouteCookieAttributes): CompiledRouteCookie {
+export function compileRouteCookie (name: string, attributes: RouteCookieAttributes, opaque?: OpaqueRouteKeys): CompiledRouteCookie {
   const a = { ...ROUTE_COOKIE_DEFAULTS, ...attributes }
   let head = ''
   if (a.path !== undefined) head += `; Path=${a.path}`
@@ -95,13 +159,15 @@ export function compileRouteCookie (name: string, attributes: RouteCookieAttribu
   return {
     name,
     suffixInsecure: head + (secureAlways ? '; Secure' : '') + tail,
-    suffixSecure: head + (secureOnTls ? '; Secure' : '') + tail
+    suffixSecure: head + (secureOnTls ? '; Secure' : '') + tail,
+    ...(opaque === undefined ? {} : { opaque })
   }
 }
 
 /**
  * The `Set-Cookie` value that pins a client to `route`: `NAME=.<route>` plus the attributes.
- * The value keeps Apache's format: the separator, then the route.
+ * The value keeps Apache's format: the separator, then the route (with opaque routes, pass the
+ * route's token as `route`).
  */
 export function formatRouteCookie (cookie: CompiledRouteCookie, separator: string, route: string, secure: boolean): string {
   return `${cookie.name}=${separator}${route}${secure ? cookie.suffixSecure : cookie.suffixInsecure}`

@@ -17,9 +17,12 @@ export {
   formatRouteCookie,
   isCookieName,
   isCookieValue,
-  ROUTE_COOKIE_DEFAULTS
+  OpaqueRouteKeys,
+  ROUTE_COOKIE_DEFAULTS,
+  ROUTE_TOKEN_LENGTH,
+  routeToken
 } from './cookie.js'
-export type { CompiledRouteCookie, RouteCookieAttributes, RouteCookieOptions, SameSite } from './cookie.js'
+export type { CompiledRouteCookie, OpaqueRouteOptions, RouteCookieAttributes, RouteCookieOptions, SameSite } from './cookie.js'
 export { StickyConfigError, StickyError } from './errors.js'
 export type { StickyErrorCode } from './errors.js'
 export { logEvents } from './events.js'
@@ -42,7 +45,7 @@ export { bybusyness, byrequests, bytraffic, LB_METHODS } from './lbmethods/index
 export type { LbMethod, LbMethodName } from './lbmethods/index.js'
 export { parseStatusLetters, STATUS_LETTERS, statusLetters } from './members.js'
 export type { LbCandidate, MemberCounters, MemberFlag, MemberFlags, MemberStateFlags, StickyMember } from './members.js'
-export { DEFAULTS, isResolvedOptions, resolveOptions } from './options.js'
+export { DEFAULTS, isResolvedOptions, MIN_OPAQUE_KEY_LENGTH, resolveOptions } from './options.js'
 export type {
   HealthCheckMethod,
   HealthCheckOptions,
@@ -57,4 +60,4 @@ export type {
 export { BAD_GATEWAY, GATEWAY_TIMEOUT, SERVICE_UNAVAILABLE } from './responses.js'
 export type { BalancerResponse } from './responses.js'
 export { findCookieValue, findSessionRoute, findUrlParam, routeOf } from './route.js'
-export type { RouteSource, SessionRoute, SessionSource } from './route.js'
+export type { RouteSource, RouteToken, SessionRoute, SessionSource, TokenKind } from './route.js'

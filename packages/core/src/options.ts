@@ -7,6 +7,7 @@ import {
   isCookieAttributeValue,
   isCookieName,
   isCookieValue,
+  OpaqueRouteKeys,
   type CompiledRouteCookie,
   type RouteCookieOptions
 } from './cookie.js'
@@ -206,8 +207,11 @@ const KNOWN_HEALTH_OPTIONS: ReadonlySet<string> = new Set(['method', 'uri', 'int
 const HEALTH_METHODS: ReadonlySet<string> = new Set(['TCP', 'GET', 'HEAD', 'OPTIONS'])
 const MAX_TIMEOUT_SECONDS = 86_400
 const KNOWN_COOKIE_OPTIONS: ReadonlySet<string> = new Set([
-  'name', 'path', 'domain', 'maxAge', 'expires', 'httpOnly', 'secure', 'sameSite', 'partitioned'
+  'name', 'path', 'domain', 'maxAge', 'expires', 'httpOnly', 'secure', 'sameSite', 'partitioned', 'opaque'
 ])
+const KNOWN_OPAQUE_OPTIONS: ReadonlySet<string> = new Set(['key', 'previousKeys'])
+/** The shortest opaque-route key: 32 characters, so a key typed by hand still carries enough entropy to resist guessing offline. */
+export const MIN_OPAQUE_KEY_LENGTH = 32
 // URL parameter names: a token, minus the characters that end or separate parameters.
 const URL_PARAM = /^[!$%'*+\-.^_`|~0-9A-Za-z]+$/
 
@@ -481,19 +485,61 @@ function routeCookieName (value: unknown): string | undefined {
 function optionalAttribute (value: unknown, option: string): string | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'string' || !isCookieAttributeValue(value)) {
-    throw new StickyConfigError('ERR_STICKY_COOKIE_ATTRIBUTE', option, `must be a string without ';' or control characters, got ${describe(value)}.`)
+    throw new StickyConfigError('ERR_STICKY_COOKIE_ATTRIBUTE', option, `must be printable ASCII without ';' or ',', got ${describe(value)}.`)
   }
   return value
 }
 
-function resolveRouteCookie (value: unknown, sessionCookie: string): CompiledRouteCookie | undefined {
+/** What a key that is not accepted looks like, for an error message: its type and length, never its text. */
+function describeKey (value: unknown): string {
+  return typeof value === 'string' ? `a string of ${value.length} characters` : describe(value)
+}
+
+function checkOpaqueKey (value: unknown, option: string): string {
+  if (typeof value !== 'string' || value.length < MIN_OPAQUE_KEY_LENGTH) {
+    throw new StickyConfigError('ERR_STICKY_COOKIE_ATTRIBUTE', option,
+      `must be a secret string of at least ${MIN_OPAQUE_KEY_LENGTH} characters (e.g. 32 random bytes, base64: openssl rand -base64 32), got ${describeKey(value)}.`)
+  }
+  return value
+}
+
+/**
+ * `routeCookie.opaque`: the keys of opaque routes. Refused when `stickySession` reads a URL
+ * parameter of another name than the cookie (`'JSESSIONID|jsessionid'`): that is Apache's
+ * Method 1, where the application's own session ids carry the route in clear text, and no
+ * token could ever match them.
+ */
+function resolveOpaque (value: unknown, session: SessionSource, cookie: string): OpaqueRouteKeys | undefined {
+  const option = 'routeCookie.opaque'
+  if (value === undefined || value === false) return undefined
+  if (!isPlainObject(value)) {
+    throw new StickyConfigError('ERR_STICKY_COOKIE_ATTRIBUTE', option, `must be { key, previousKeys? } or false, got ${describeKey(value)}.`)
+  }
+  rejectUnknown(value, KNOWN_OPAQUE_OPTIONS, option)
+  const key = checkOpaqueKey(value['key'], `${option}.key`)
+  const previous = value['previousKeys']
+  if (previous !== undefined && !Array.isArray(previous)) {
+    throw new StickyConfigError('ERR_STICKY_COOKIE_ATTRIBUTE', `${option}.previousKeys`, `must be an array of the keys used before key, got ${describeKey(previous)}.`)
+  }
+  const previousKeys = (previous ?? []).map((k: unknown, i: number) => checkOpaqueKey(k, `${option}.previousKeys[${i}]`))
+  if (session.urlParam !== undefined && session.urlParam !== session.cookie) {
+    throw new StickyConfigError('ERR_STICKY_COOKIE_ATTRIBUTE', option,
+      `is for the balancer cookie only, but stickySession also reads the URL parameter ${describe(session.urlParam)}: application session ids ` +
+      '(JSESSIONID=<id>.<route>, Apache Method 1) carry the route in clear text and never match a token. Read the balancer cookie alone: ' +
+      `stickySession: ${describe(cookie)} or { cookie: ${describe(cookie)}, urlParam: false }.`)
+  }
+  return new OpaqueRouteKeys(key, previousKeys)
+}
+
+function resolveRouteCookie (value: unknown, session: SessionSource): CompiledRouteCookie | undefined {
   const option = 'routeCookie'
+  const sessionCookie = session.cookie
   if (value === undefined || value === false) return undefined
   if (value === true) return compileRouteCookie(sessionCookie, {})
   if (typeof value === 'string') return compileRouteCookie(checkCookieName(value, option), {})
   if (!isPlainObject(value)) {
     throw new StickyConfigError('ERR_STICKY_INVALID_OPTION', option,
-      `must be a cookie name, true, false, or { name, path, domain, maxAge, expires, httpOnly, secure, sameSite, partitioned }, got ${describe(value)}.`)
+      `must be a cookie name, true, false, or { name, path, domain, maxAge, expires, httpOnly, secure, sameSite, partitioned, opaque }, got ${describe(value)}.`)
   }
   rejectUnknown(value, KNOWN_COOKIE_OPTIONS, option)
   const name = value['name'] === undefined ? sessionCookie : checkCookieName(value['name'], `${option}.name`)
@@ -522,6 +568,7 @@ function resolveRouteCookie (value: unknown, sessionCookie: string): CompiledRou
     throw new StickyConfigError('ERR_STICKY_COOKIE_ATTRIBUTE', `${option}.secure`,
       `is false, but ${sameSite === 'None' ? "sameSite: 'None'" : 'partitioned: true'} needs Secure: browsers drop such a cookie. Use secure: 'auto' or true.`)
   }
+  const opaque = resolveOpaque(value['opaque'], session, name)
   return compileRouteCookie(name, {
     ...(cookiePath === undefined ? {} : { path: cookiePath }),
     ...(domain === undefined ? {} : { domain }),
@@ -531,7 +578,7 @@ function resolveRouteCookie (value: unknown, sessionCookie: string): CompiledRou
     secure: secure ?? 'auto',
     sameSite: sameSite ?? 'Lax',
     partitioned: part
-  })
+  }, opaque)
 }
 
 function resolveLbMethod (value: unknown): LbMethod {
@@ -580,7 +627,7 @@ export function resolveOptions (options: StickyOptions): ResolvedOptions {
   const members = resolveMembers(input['members'], healthCheck)
   const session = resolveStickySession(input['stickySession'], routeCookieName(input['routeCookie']))
   const separator = resolveSeparator(input['routeSeparator'])
-  const routeCookie = resolveRouteCookie(input['routeCookie'], session.cookie)
+  const routeCookie = resolveRouteCookie(input['routeCookie'], session)
   if (routeCookie !== undefined && routeCookie.name !== session.cookie) {
     throw new StickyConfigError('ERR_STICKY_COOKIE_NAME', 'routeCookie',
       `writes the cookie ${describe(routeCookie.name)}, but stickySession reads ${describe(session.cookie)}: every client would be re-balanced on every request. Use the same name in both.`)

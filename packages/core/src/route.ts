@@ -18,14 +18,29 @@ export interface SessionSource {
 /** What the route was read from. */
 export type RouteSource = 'url' | 'cookie'
 
+/** Opaque routes: a token the balancer issues, and the route it stands for. */
+export interface RouteToken {
+  readonly route: string
+  /** Made with the current key; `false`: with a previous key (the cookie is then re-issued with the current one). */
+  readonly current: boolean
+}
+
+/** Opaque routes: what the token in the session id was (`undefined` when the value carries no route, or routes are not opaque). */
+export type TokenKind = 'current' | 'previous' | 'unknown'
+
 /** A session id found in the request, and the route in it. */
 export interface SessionRoute {
   /** Where the session id came from. */
   readonly source: RouteSource
   /** The raw value (e.g. `ABC123.node1` or `.node1`). */
   readonly value: string
-  /** The text after the first separator, or the whole value without a separator; `undefined` if none. */
+  /**
+   * The text after the first separator, or the whole value without a separator; `undefined` if
+   * none. With opaque routes, the route that text is the token of (`undefined` for an unknown token).
+   */
   readonly route: string | undefined
+  /** Opaque routes only: whether the text after the separator was a current, previous or unknown token. */
+  readonly token?: TokenKind | undefined
 }
 
 const SEMICOLON = 0x3b
@@ -116,22 +131,35 @@ export function routeOf (value: string, separator: string | undefined): string |
   return value.slice(at + separator.length)
 }
 
+function sessionRoute (source: RouteSource, value: string, separator: string | undefined, tokens: ReadonlyMap<string, RouteToken> | undefined): SessionRoute {
+  const route = routeOf(value, separator)
+  if (tokens === undefined) return { source, value, route }
+  // Opaque routes: only a token the balancer issued names a route; a plain route name is no route.
+  const known = route === undefined ? undefined : tokens.get(route)
+  if (known === undefined) return { source, value, route: undefined, token: route === undefined ? undefined : 'unknown' }
+  return { source, value, route: known.route, token: known.current ? 'current' : 'previous' }
+}
+
 /**
  * Finds the client's session id and route: the URL first (it wins, as in Apache), then the
  * cookie. A URL session id without a separator means "no route"; the cookie is then not read,
  * again as in Apache.
+ *
+ * With `tokens` (opaque routes), the text after the separator is looked up there: the route is
+ * the one the token stands for, and any other text (a plain route name included) is no route.
  */
 export function findSessionRoute (
   cookieHeader: string | readonly string[] | undefined,
   url: string | undefined,
   source: SessionSource,
-  separator: string | undefined
+  separator: string | undefined,
+  tokens?: ReadonlyMap<string, RouteToken>
 ): SessionRoute | undefined {
   if (source.urlParam !== undefined && url !== undefined) {
     const value = findUrlParam(url, source.urlParam)
-    if (value !== undefined) return { source: 'url', value, route: routeOf(value, separator) }
+    if (value !== undefined) return sessionRoute('url', value, separator, tokens)
   }
   const value = findCookieValue(cookieHeader, source.cookie)
-  if (value !== undefined) return { source: 'cookie', value, route: routeOf(value, separator) }
+  if (value !== undefined) return sessionRoute('cookie', value, separator, tokens)
   return undefined
 }
