@@ -1,7 +1,11 @@
 // Which test files count towards the coverage gate (tap `coverage-map`).
-// The example-process tests run the packages in child processes compiled by tsx, whose
-// coverage would be merged against other source maps; they test the examples, not the
-// packages, so they provide no coverage. Every other test covers what it loads.
+// The tests that run examples or whole gateway lifetimes in child processes compiled by tsx
+// (test/examples/, test/process/, test/websocket/example.test.ts) would merge their coverage
+// against other source maps and corrupt the report; they test whole processes, not the packages'
+// lines, so they provide no coverage. Every other test covers what it loads.
+const PROCESS_TESTS = ['test/examples/', 'test/process/', 'test/websocket/example.test.ts']
+
 export default function coverageMap (testFile) {
-  return testFile.replace(/\\/g, '/').startsWith('test/examples/') ? null : []
+  const file = testFile.replace(/\\/g, '/')
+  return PROCESS_TESTS.some(prefix => file.startsWith(prefix)) ? null : []
 }

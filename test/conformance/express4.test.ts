@@ -2,14 +2,17 @@
 import stickyroute from '@stickyroute/express'
 import express from 'express4'
 import { serveGateway } from '../helpers/listen.js'
+import type { StickyOptions } from '@stickyroute/core'
+import type { ControlledGateway, GatewaySettings } from './harness.js'
+import { runLifecycle } from './lifecycle.js'
 import { runConformance } from './suite.js'
 
-runConformance({
-  name: 'express 4',
-  async start (options, { prefix }) {
-    const app = express()
-    if (prefix === '') app.use(stickyroute(options))
-    else app.use(prefix, stickyroute(options))
-    return await serveGateway(app)
-  }
-})
+async function start (options: StickyOptions, { prefix }: GatewaySettings): Promise<ControlledGateway> {
+  const app = express()
+  const sticky = stickyroute(options)
+  if (prefix === '') app.use(sticky)
+  else app.use(prefix, sticky)
+  return { ...await serveGateway(app), balancer: sticky.balancer }
+}
+runConformance({ name: 'express 4', start })
+runLifecycle({ name: 'express 4', start })

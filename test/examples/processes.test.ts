@@ -137,6 +137,36 @@ eachExample('(d) STICKY_RETRY=1: back on the member once it is up again and 1 s 
   await stop(t, gw)
 })
 
+eachExample('(f) member lifecycle: STICKY_STATUS, STICKY_LOADFACTORS, STICKY_LBSETS, STICKY_FAILONSTATUS, STICKY_TIMEOUT, STICKY_HC*', async (t, script) => {
+  const { up, STICKY_UPSTREAMS } = await upstreams(t)
+  const gw = await start(t, script, {
+    STICKY_UPSTREAMS,
+    STICKY_ROUTE_COOKIE: 'ROUTEID',
+    STICKY_STATUS: 'a=+N,c=+H',
+    STICKY_LOADFACTORS: 'b=2',
+    STICKY_LBSETS: 'c=0',
+    STICKY_LBMETHOD: 'bybusyness',
+    STICKY_FAILONSTATUS: '500',
+    STICKY_TIMEOUT: '5',
+    STICKY_HC: 'GET /hc',
+    STICKY_HC_INTERVAL: '0.05',
+    STICKY_HC_FAILS: '2',
+    STICKY_HC_PASSES: '1'
+  })
+  for (let i = 0; i < 3; i++) t.equal(memberOf(await gw.get()), 'b', 'a drains, c stands by: new clients go to b')
+  t.equal(memberOf(await gw.get('/', 'ROUTEID=.a')), 'a', 'the draining a keeps its client')
+  up.at(1).healthStatus = 500
+  const deadline = Date.now() + 5000
+  let served: string | undefined
+  while (Date.now() < deadline) {
+    served = memberOf(await gw.get())
+    if (served === 'c') break
+    await sleep(50)
+  }
+  t.equal(served, 'c', 'b fails its checks twice in a row: the hot standby c takes the new clients')
+  await stop(t, gw)
+})
+
 eachExample('(e) no STICKY_UPSTREAMS: the demo members answer', async (t, script) => {
   const gw = await start(t, script, {})
   t.match(gw.summary, /^demo members: node1=http:\/\/127\.0\.0\.1:\d+, node2=http:\/\/127\.0\.0\.1:\d+, node3=http:\/\/127\.0\.0\.1:\d+; Method 1 session ROUTEID$/)
@@ -196,5 +226,21 @@ t.test('npm run demo: three members behind the Fastify gateway, Method 2', async
   t.ok(session, `first visit: ${bodies[0]}`)
   const [, member = '', id = ''] = session ?? []
   t.same(bodies, [1, 2, 3].map(n => `${member}: visit ${n} of session ${id}\n`), 'with a cookie jar: the same member and session, the visit count rising')
+
+  // The drain of the walk-through: node1's users stay, new users go elsewhere.
+  t.match(gw.proc.stdout, `curl -s -X POST '${gw.origin}/balancer-manager/node1?draining=1'`, 'prints the drain')
+  const drained = await send(gw.origin, { method: 'POST', path: '/balancer-manager/node1?draining=1' })
+  t.equal(drained.status, 200)
+  t.match(JSON.parse(drained.body), { route: 'node1', draining: true, status: 'N' })
+  for (let i = 0; i < 3; i++) t.match((await gw.get('/', 'ROUTEID=.node1')).body, /^node1: /, 'a user of node1 stays on it')
+  const after: string[] = []
+  for (let i = 0; i < 4; i++) after.push((await gw.get()).body.split(':')[0] ?? '')
+  t.notOk(after.includes('node1'), `new users never get the draining node1: ${after.join(', ')}`)
+  const listed = JSON.parse((await gw.get('/balancer-manager')).body) as Array<{ route: string, draining: boolean }>
+  t.same(listed.map(m => [m.route, m.draining]), [['node1', true], ['node2', false], ['node3', false]])
+  t.equal((await send(gw.origin, { method: 'POST', path: '/balancer-manager/node1?draining=yes' })).status, 400)
+  t.equal((await send(gw.origin, { method: 'POST', path: '/balancer-manager/node9?draining=1' })).status, 404)
+  const back = await send(gw.origin, { method: 'POST', path: '/balancer-manager/node1?draining=0' })
+  t.match(JSON.parse(back.body), { route: 'node1', draining: false, status: 'Ok' })
   await stop(t, gw)
 })

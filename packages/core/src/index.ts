@@ -57,7 +57,7 @@ export type {
   StickyOptions,
   StickySessionOptions
 } from './options.js'
-export { BAD_GATEWAY, GATEWAY_TIMEOUT, SERVICE_UNAVAILABLE } from './responses.js'
+export { BAD_GATEWAY, BAD_REQUEST, GATEWAY_TIMEOUT, SERVICE_UNAVAILABLE } from './responses.js'
 export type { BalancerResponse } from './responses.js'
 export { findCookieValue, findSessionRoute, findUrlParam, routeOf } from './route.js'
 export type { RouteSource, RouteToken, SessionRoute, SessionSource, TokenKind } from './route.js'

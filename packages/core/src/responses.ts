@@ -5,12 +5,19 @@
 
 /** An answer the gateway writes itself. */
 export interface BalancerResponse {
-  readonly status: 502 | 503 | 504
+  readonly status: 400 | 502 | 503 | 504
   readonly headers: Readonly<Record<string, string>>
   readonly body: string
 }
 
 const TEXT = Object.freeze({ 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' })
+
+/** The request target is not a path (absolute-form or `*` on a WebSocket upgrade): never passed on to a member. */
+export const BAD_REQUEST: BalancerResponse = Object.freeze({
+  status: 400,
+  headers: TEXT,
+  body: 'Bad Request: the request target must be a path.\n'
+})
 
 /** No member can serve the request (all down, all tried, or `noFailover`). */
 export const SERVICE_UNAVAILABLE: BalancerResponse = Object.freeze({

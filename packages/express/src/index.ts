@@ -7,20 +7,26 @@
 import {
   Balancer,
   forwardedHeaders,
+  BAD_REQUEST,
   hasRequestBody,
+  logEvents,
   SERVICE_UNAVAILABLE,
   StickyConfigError,
   type BalancerResponse,
   type Decision,
+  type ForwardedHeaders,
   type Routed,
+  type StickyLogger,
   type StickyOptions
 } from '@stickyroute/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { createProxyMiddleware, type Options as HpmOptions } from 'http-proxy-middleware'
-import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http'
+import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { hostname } from 'node:os'
+import type { Duplex } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
+import { forwardUpgrade, nodeHealthIo, writeBalancerResponse } from '@stickyroute/core/node'
 
 /** Options of http-proxy-middleware that stickyroute passes through; the ones it owns are left out. */
 export type ProxyOptions = Omit<HpmOptions<IncomingMessage, ServerResponse>, 'target' | 'router' | 'changeOrigin' | 'xfwd' | 'forward' | 'ws' | 'ejectPlugins'>
@@ -33,16 +39,32 @@ export interface StickyrouteExpressOptions extends StickyOptions {
    * `mountPath` and strips it, as Express does for HTTP requests. Defaults to `''` (every upgrade).
    */
   mountPath?: string
+  /**
+   * Where the balancer's events go (member state changes, re-pinned clients, health-check
+   * results): any pino-compatible logger, e.g. `pino()`. A normal request logs nothing.
+   * Defaults to none.
+   */
+  logger?: StickyLogger
   /** Passed to http-proxy-middleware as is, e.g. `{ pathRewrite, proxyTimeout, agent }`. `target`, `router`, `changeOrigin`, `xfwd`, `forward` and `on.error` are stickyroute's own; your `on.proxyReq` and `on.proxyRes` run before stickyroute's. */
   proxy?: ProxyOptions
 }
 
 /** The middleware, with the balancer behind it and a handler for the server's `upgrade` event. */
 export interface StickyrouteMiddleware extends RequestHandler {
-  /** The balancer (member states and counters). */
+  /** The balancer: member states and counters, runtime control (`set`, `update`, `add`, `remove`), events. */
   readonly balancer: Balancer
-  /** Proxies a WebSocket upgrade under `mountPath` to the client's member: `server.on('upgrade', middleware.upgrade)`. Other upgrades are left to other listeners. */
-  upgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => void
+  /**
+   * Stops the active health checks (and waits for the ones under way). Called for you when the
+   * HTTP server that served the middleware's requests closes; call it yourself when you drop
+   * the middleware without closing its server.
+   */
+  close: () => Promise<void>
+  /**
+   * Proxies a WebSocket upgrade under `mountPath` to the client's member, with the balancer
+   * cookie on the 101 and failover before it: `server.on('upgrade', middleware.upgrade)`, on the
+   * HTTP server, before it gets its first request. Other upgrades are left to other listeners.
+   */
+  upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void
 }
 
 declare global {
@@ -62,6 +84,9 @@ const kBalancer = Symbol('stickyroute.balancer')
 const kTimedOut = Symbol('stickyroute.timedOut')
 const kSource = Symbol('stickyroute.source')
 const kClientResponse = Symbol('stickyroute.clientResponse')
+const kUpgradeUrl = Symbol('stickyroute.upgradeUrl')
+const kRead = Symbol('stickyroute.bytesRead')
+const kWritten = Symbol('stickyroute.bytesWritten')
 
 /** The client's request. */
 interface StickyMessage extends IncomingMessage {
@@ -72,7 +97,13 @@ interface StickyMessage extends IncomingMessage {
   [kNext]?: NextFunction
   /** http-proxy's `proxyTimeout` fired: the member did not answer in time. */
   [kTimedOut]?: boolean
+  /** An upgrade's request target as received (before mountPath and pathRewrite): what the route is read from. */
+  [kUpgradeUrl]?: string
+  /** The client connection's byte counts when the request arrived, for the member's traffic counters. */
+  [kRead]?: number
+  [kWritten]?: number
   sticky?: Routed | null
+  /** Set by Express on every request it handles (upgrades never reach `decide`). */
   originalUrl?: string
 }
 
@@ -108,12 +139,43 @@ function onUpstreamTimeout (this: OutgoingRequest): void {
   if (req !== undefined) req[kTimedOut] = true
 }
 
-/** Releases the member's in-flight count when the response is over. `this` is the response. */
+/**
+ * The response is over: releases the member's in-flight count and counts the outcome (its status
+ * for `failOnStatus`, the bytes for `bytraffic`). `this` is the response.
+ */
 function onResponseClose (this: ServerResponse): void {
   const req = this.req as StickyMessage
   const decision = req[kDecision]
   const balancer = req[kBalancer]
-  if (decision !== undefined && balancer !== undefined) balancer.finished(decision)
+  if (decision === undefined || balancer === undefined) return
+  const socket = req.socket
+  balancer.finished(decision, {
+    status: this.statusCode,
+    bytesSent: socket.bytesRead - (req[kRead] as number),
+    bytesReceived: socket.bytesWritten - (req[kWritten] as number)
+  })
+}
+
+/** The member stayed silent for its `timeout`: abort, reported as a timeout (504; with failOnTimeout, the member in error). `this` is the request to the member. */
+function onMemberTimeout (this: OutgoingRequest): void {
+  this.destroy(Object.assign(new Error('the member did not answer within its timeout'), { code: 'ESOCKETTIMEDOUT' }))
+}
+
+/** What http-proxy hands its WebSocket passes (see `forwardPass`). */
+interface WsPassOptions {
+  headers?: OutgoingHttpHeaders
+  secure?: boolean
+  ssl?: object
+}
+type WsPass = (req: IncomingMessage, socket: Duplex, options: WsPassOptions, head: Buffer, server: { emit: (event: string, ...args: unknown[]) => boolean }) => boolean
+/** http-proxy's way to add a pass to its pipeline (not in @types/http-proxy). */
+interface PassPipeline {
+  before: (type: 'ws', passName: string, pass: WsPass) => void
+}
+
+/** A WebSocket handshake (the only upgrade http-proxy forwards). */
+function isWebSocketUpgrade (req: IncomingMessage): boolean {
+  return req.headers.upgrade?.toLowerCase() === 'websocket'
 }
 
 /** Options the pass-through bag may not set, with the reason shown to the user. */
@@ -149,8 +211,14 @@ function belowMount (url: string, mountPath: string): string | undefined {
 
 /** Creates the middleware. Options are validated here, once: bad options throw a `StickyConfigError`. */
 export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMiddleware {
-  const { proxy: proxyOptions = {}, mountPath: _mountPath, ...stickyOptions } = options
+  const { proxy: proxyOptions = {}, mountPath: _mountPath, logger, ...stickyOptions } = options
   const balancer = new Balancer(stickyOptions)
+  if (logger !== undefined) {
+    if (typeof logger !== 'object' || logger === null || typeof logger.info !== 'function' || typeof logger.warn !== 'function') {
+      throw new StickyConfigError('ERR_STICKY_INVALID_OPTION', 'logger', 'must be a pino-compatible logger with info() and warn() (debug() is optional), e.g. pino().')
+    }
+    logEvents(balancer, logger)
+  }
   const userOn = proxyOptions.on ?? {}
   if (userOn.error !== undefined) {
     throw new StickyConfigError('ERR_STICKY_INVALID_OPTION', 'proxy.on.error', 'is set by stickyroute (failover and the balancer\'s own error answers). Remove it.')
@@ -175,8 +243,56 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
     socket.once('close', clear)
   }
 
+  /** X-Forwarded-* for the member, for plain requests and upgrades alike. */
+  const forwarded = (req: IncomingMessage): ForwardedHeaders => {
+    const h = req.headers
+    return forwardedHeaders({
+      host: h.host,
+      remoteAddress: req.socket.remoteAddress,
+      secure: isSecure(req),
+      forwardedFor: h['x-forwarded-for'],
+      forwardedHost: h['x-forwarded-host'],
+      forwardedProto: h['x-forwarded-proto'],
+      server,
+      forwardedServer: h['x-forwarded-server']
+    })
+  }
+
+  /**
+   * Forwards a WebSocket upgrade, in place of http-proxy's own `stream` pass (which would end
+   * the client's connection after a failed attempt): http-proxy-middleware has applied
+   * `pathFilter` and `pathRewrite` by then, and `req.url` is the member's path. The member is
+   * chosen here, from the request target as received; events go to `on.proxyReqWs`, `on.open`
+   * and `on.close` as with http-proxy.
+   */
+  const forwardPass: WsPass = (req, socket, options, head, proxyServer) => {
+    const r = req as StickyMessage
+    const decision = balancer.select({ cookie: r.headers.cookie, url: r[kUpgradeUrl], secure: isSecure(r) })
+    apply(r, decision)
+    if (!decision.ok) {
+      writeBalancerResponse(socket, SERVICE_UNAVAILABLE)
+      return true
+    }
+    forwardUpgrade({
+      balancer,
+      req,
+      socket,
+      head,
+      decision,
+      path: req.url as string,
+      headers: d => ({ ...r.headers, ...options.headers, ...forwarded(r), host: (preserveHost ? r.headers.host : undefined) ?? new URL(d.member.url).host }),
+      connectTimeoutMs,
+      tls: { ...options.ssl, rejectUnauthorized: options.secure !== false },
+      onDecision: d => { apply(r, d) },
+      onRequest: outgoing => proxyServer.emit('proxyReqWs', outgoing, req, socket, options, head),
+      onOpen: memberSocket => proxyServer.emit('open', memberSocket),
+      onClose: (response, memberSocket) => proxyServer.emit('close', response, memberSocket, Buffer.alloc(0))
+    })
+    return true // http-proxy's own stream pass does not run
+  }
+
   const decide = (req: StickyMessage): Decision => {
-    const decision = balancer.select({ cookie: req.headers.cookie, url: req.originalUrl ?? req.url, secure: isSecure(req) })
+    const decision = balancer.select({ cookie: req.headers.cookie, url: req.originalUrl, secure: isSecure(req) })
     apply(req, decision)
     return decision
   }
@@ -195,9 +311,11 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
     ...proxyOptions,
     // Never used: the router always names the member. http-proxy-middleware requires a target.
     target: balancer.options.members[0]?.url,
-    // Every request and upgrade is decided before it reaches http-proxy-middleware.
+    // Plain requests are decided before they reach http-proxy-middleware; upgrades are decided
+    // in forwardPass, and the router's fallback to `target` is then unused.
     router: (req: StickyMessage) => req[kDecision]?.member.url,
     changeOrigin: !preserveHost,
+    plugins: [...(proxyOptions.plugins ?? []), proxyServer => { (proxyServer as unknown as PassPipeline).before('ws', 'stream', forwardPass) }],
     on: {
       ...userOn,
       proxyReq (proxyReq: ClientRequest, req: IncomingMessage, res: ServerResponse, opts) {
@@ -205,19 +323,16 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
         const outgoing: OutgoingRequest = proxyReq
         outgoing[kSource] = req
         outgoing.once('timeout', onUpstreamTimeout)
+        // The member's own `timeout` (else the balancer's), on top of http-proxy's proxyTimeout.
+        // Every proxied request carries its decision (the router read it).
+        const timeout = balancer.timeoutOf((req as StickyMessage)[kDecision] as Routed)
+        if (timeout !== undefined) {
+          outgoing.setTimeout(timeout)
+          outgoing.once('timeout', onMemberTimeout)
+        }
         // http-proxy emits proxyReq from the request's 'socket' event: the socket is there already.
         if (outgoing.socket !== null) watchConnect(outgoing, outgoing.socket)
-        const h = req.headers
-        const fwd = forwardedHeaders({
-          host: h.host,
-          remoteAddress: req.socket.remoteAddress,
-          secure: isSecure(req),
-          forwardedFor: h['x-forwarded-for'],
-          forwardedHost: h['x-forwarded-host'],
-          forwardedProto: h['x-forwarded-proto'],
-          server,
-          forwardedServer: h['x-forwarded-server']
-        })
+        const fwd = forwarded(req)
         proxyReq.setHeader('x-forwarded-for', fwd['x-forwarded-for'])
         proxyReq.setHeader('x-forwarded-proto', fwd['x-forwarded-proto'])
         if (fwd['x-forwarded-host'] !== undefined) proxyReq.setHeader('x-forwarded-host', fwd['x-forwarded-host'])
@@ -240,7 +355,8 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
       error (err: Error, req: IncomingMessage, target: ServerResponse | Socket) {
         const r = req as StickyMessage
         if (!('writeHead' in target)) {
-          // A WebSocket upgrade: there is no HTTP response left to write.
+          // A WebSocket upgrade whose preparation failed (a throwing pathRewrite, ...): no member
+          // was chosen and nothing can be answered. Member errors never come here (forwardPass).
           target.destroy()
           return
         }
@@ -269,6 +385,13 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
 
   const middleware = function stickyrouteMiddleware (req: Request, res: Response, next: NextFunction): void {
     const r = req as unknown as StickyMessage
+    if (isWebSocketUpgrade(r)) {
+      // Node passes upgrades to Express only when the server has no 'upgrade' listener at all:
+      // proxied as a plain request, it could never work. Say what is missing.
+      res.writeHead(501, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' })
+      res.end('Not Implemented: WebSocket upgrades need server.on(\'upgrade\', middleware.upgrade) on the HTTP server.\n')
+      return
+    }
     const decision = decide(r)
     if (!decision.ok) {
       sendBalancerResponse(res, SERVICE_UNAVAILABLE)
@@ -277,23 +400,45 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
     r[kUrl] = req.url
     r[kNext] = next
     r[kBalancer] = balancer
+    const socket = req.socket
+    r[kRead] = socket.bytesRead
+    r[kWritten] = socket.bytesWritten
+    watchServer(socket)
     res.once('close', onResponseClose)
     proxy(req, res, next).catch(next)
   } as StickyrouteMiddleware
 
+  // Health checks run from now on (their timers never keep the process alive), and stop when
+  // the HTTP server that serves the middleware closes, or on middleware.close().
+  balancer.startHealthChecks(nodeHealthIo)
+  let watched: Server | undefined
+  const close = async (): Promise<void> => { await balancer.close() }
+  /** Stops the checks when the server behind `socket` closes (Node sets `socket.server` on its connections). */
+  function watchServer (socket: Socket | Duplex): void {
+    const server = (socket as Socket & { server?: Server }).server
+    if (server === watched || server === undefined) return
+    watched = server
+    server.once('close', () => { close().catch(() => {}) })
+  }
+
   Object.defineProperty(middleware, 'balancer', { value: balancer, enumerable: true })
-  middleware.upgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
-    const below = belowMount(req.url as string, mountPath) // a server-side request always has a url
-    if (below === undefined) return // not under mountPath: another listener's
-    const decision = decide(req as StickyMessage)
-    if (!decision.ok) {
-      socket.end(`HTTP/1.1 ${SERVICE_UNAVAILABLE.status} Service Unavailable\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(SERVICE_UNAVAILABLE.body)}\r\n\r\n${SERVICE_UNAVAILABLE.body}`)
+  middleware.close = close
+  middleware.upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const url = req.url as string // a server-side request always has a url
+    if (mountPath === '' && !url.startsWith('/')) {
+      // An absolute-form (or '*') target: never passed on to a member as is.
+      writeBalancerResponse(socket, BAD_REQUEST)
       return
     }
-    // An upgraded connection is not a request in flight; WebSocket accounting comes with WebSocket stickiness.
-    balancer.finished(decision)
+    const below = belowMount(url, mountPath)
+    if (below === undefined) return // not under mountPath: another listener's
+    watchServer(socket)
+    // The route is read from the target as received; the member is asked for the path below the
+    // mount path, after pathRewrite. The choice and the forwarding happen in forwardPass.
+    const r = req as StickyMessage
+    r[kUpgradeUrl] = url
     req.url = below
-    proxy.upgrade(req as Request, socket, head)
+    proxy.upgrade(req as Request, socket as Socket, head)
   }
   return middleware
 }

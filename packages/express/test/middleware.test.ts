@@ -12,7 +12,8 @@ import { memberOf, send } from '../../../test/helpers/client.js'
 import { closeServer, listen } from '../../../test/helpers/listen.js'
 import { Upstreams } from '../../../test/helpers/upstreams.js'
 import { httpsGet, selfSignedCertificate } from '../../../test/helpers/tls.js'
-import { startWsMember, wsEcho } from '../../../test/helpers/ws-upstreams.js'
+import { openWs, startWsMember, wsEcho } from '../../../test/helpers/ws-upstreams.js'
+import { membersWhen } from '../../../test/websocket/harness.js'
 import { Agent } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import { WebSocketServer } from 'ws'
@@ -143,15 +144,85 @@ t.test('a member slower than proxy.proxyTimeout: the balancer\'s own 504, the me
   t.equal(memberOf(await send(origin, { path: '/', cookie: 'ROUTEID=.b' })), 'b')
 })
 
-t.test('WebSocket upgrades: no member up gives a 503; a member refusing closes the client\'s socket', async t => {
+t.test('WebSocket upgrades: a member refusing with no other member left gives the balancer\'s 503, and goes into error', async t => {
   const app = express()
   const sticky = stickyroute({ members: [{ url: 'http://127.0.0.1:1', route: 'a' }], routeCookie: 'ROUTEID', forceRecovery: false })
   app.use(sticky)
   const { origin, server } = await serve(t, app)
   server.on('upgrade', sticky.upgrade)
-  await t.rejects(wsEcho(origin, '/socket', 'ROUTEID=.a', 'hi'), /socket hang up|ECONNRESET/, 'the member refuses: the socket is closed')
-  t.equal((await send(origin, { path: '/' })).status, 503, 'an HTTP request: the member refuses and goes into error')
-  await t.rejects(wsEcho(origin, '/socket', 'ROUTEID=.a', 'hi'), /Unexpected server response: 503/)
+  await t.rejects(wsEcho(origin, '/socket', 'ROUTEID=.a', 'hi'), /Unexpected server response: 503/, 'the member refuses: nobody left')
+  t.equal(sticky.balancer.members()[0]?.inError, true)
+  await t.rejects(wsEcho(origin, '/socket', 'ROUTEID=.a', 'hi'), /Unexpected server response: 503/, 'no member usable: 503 at once')
+})
+
+t.test('a WebSocket upgrade that reaches Express (no upgrade listener on the server) gets a 501 that says what to wire', async t => {
+  const app = express()
+  app.use(stickyroute({ members: [{ url: 'http://127.0.0.1:1', route: 'a' }] }))
+  const { origin } = await serve(t, app)
+  const res = await send(origin, { path: '/socket', headers: { connection: 'Upgrade', upgrade: 'websocket' } })
+  t.equal(res.status, 501)
+  t.match(res.body, /server\.on\('upgrade', middleware\.upgrade\)/)
+  t.equal((await send(origin, { path: '/', headers: { connection: 'Upgrade', upgrade: 'h2c' } })).status, 503, 'other upgrades are plain requests (no member up here)')
+})
+
+t.test('WebSocket upgrades: on.proxyReqWs, on.open and on.close run; pathFilter and pathRewrite apply as for HTTP', async t => {
+  const a = await startWsMember('a')
+  t.teardown(a.close)
+  const events: string[] = []
+  const app = express()
+  const sticky = stickyroute({
+    members: [{ url: a.url, route: 'a' }],
+    proxy: {
+      pathFilter: '/ws/**',
+      pathRewrite: { '^/ws': '/v1' },
+      headers: { 'x-static': 'yes' },
+      on: {
+        proxyReqWs: proxyReq => { proxyReq.setHeader('x-added', 'yes'); events.push('proxyReqWs') },
+        open: () => events.push('open'),
+        close: () => events.push('close')
+      }
+    }
+  })
+  app.use(sticky)
+  const { origin, server } = await serve(t, app)
+  server.on('upgrade', sticky.upgrade)
+  server.on('upgrade', (req, socket) => { if (req.url?.startsWith('/elsewhere') === true) socket.destroy() })
+  const client = await openWs(origin, '/ws/socket?x=1')
+  t.equal(await client.echo('hi'), 'a:hi')
+  client.ws.send('close:4000')
+  t.equal(await client.closed(), 4000)
+  t.same(a.paths, ['/v1/socket?x=1'])
+  t.match(a.headers[0], { 'x-added': 'yes', 'x-static': 'yes' })
+  t.same(events, ['proxyReqWs', 'open', 'close'])
+  await t.rejects(openWs(origin, '/elsewhere'), 'outside pathFilter: left to another listener')
+  t.equal(a.paths.length, 1)
+})
+
+t.test('WebSocket upgrades: a pathRewrite that throws closes the connection, and no member is chosen', async t => {
+  const a = await startWsMember('a')
+  t.teardown(a.close)
+  const app = express()
+  const sticky = stickyroute({ members: [{ url: a.url, route: 'a' }], proxy: { pathRewrite: () => { throw new Error('no') }, logger: { info () {}, warn () {}, error () {} } } })
+  app.use(sticky)
+  const { origin, server } = await serve(t, app)
+  server.on('upgrade', sticky.upgrade)
+  await t.rejects(openWs(origin, '/socket'), /socket hang up|ECONNRESET/)
+  t.same(sticky.balancer.members().map(m => [m.elected, m.busy]), [[0, 0]])
+})
+
+t.test('a connection that is gone by the time the balancer decides holds nothing', async t => {
+  const a = await startWsMember('a')
+  t.teardown(a.close)
+  const app = express()
+  const sticky = stickyroute({ members: [{ url: a.url, route: 'a' }] })
+  app.use(sticky)
+  const { origin, server } = await serve(t, app)
+  // Stands for an application's upgrade check that ends the connection before handing it on.
+  server.on('upgrade', (req, socket, head) => { socket.destroy(); sticky.upgrade(req, socket, head) })
+  await t.rejects(openWs(origin, '/socket'))
+  const members = await membersWhen(sticky.balancer, ms => ms[0]?.elected === 1)
+  t.same(members.map(m => [m.elected, m.busy]), [[1, 0]], 'chosen, and released at once')
+  t.same(a.paths, [], 'nothing reached the member')
 })
 
 t.test('WebSocket upgrades under mountPath: the mount path is stripped; other upgrades are left alone', async t => {

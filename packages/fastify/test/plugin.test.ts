@@ -1,14 +1,16 @@
 /**
  * Fastify-specific behaviour: what the conformance suite cannot see from outside.
  */
-import type { Routed } from '@stickyroute/core'
+import type { Balancer, Routed } from '@stickyroute/core'
 import stickyroute from '@stickyroute/fastify'
 import Fastify, { type FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import { memberOf, send } from '../../../test/helpers/client.js'
 import { Upstreams } from '../../../test/helpers/upstreams.js'
 import { httpsGet, selfSignedCertificate } from '../../../test/helpers/tls.js'
-import { startWsMember, wsEcho } from '../../../test/helpers/ws-upstreams.js'
+import { openWs, startWsMember, wsEcho } from '../../../test/helpers/ws-upstreams.js'
+import { balancerSeen, busyWhen, watchBalancers } from '../../../test/websocket/harness.js'
+import { WebSocketServer } from 'ws'
 
 async function withUpstreams (t: Test, routes = ['a', 'b']): Promise<Upstreams> {
   const up = await Upstreams.start(routes)
@@ -58,11 +60,33 @@ t.test('two balancers under two prefixes, next to the application\'s own routes'
   const app = Fastify()
   app.get('/health', async () => 'ok')
   await app.register(stickyroute, { prefix: '/one', members: one.members, routeCookie: 'ROUTEID' })
-  await app.register(stickyroute, { prefix: '/two', members: two.members, stickySession: 'JSESSIONID|jsessionid' })
+  await app.register(stickyroute, { prefix: '/two', decorator: 'stickyrouteTwo', members: two.members, stickySession: 'JSESSIONID|jsessionid' })
   const origin = await listen(t, app)
   t.equal((await send(origin, { path: '/health' })).body, 'ok')
   t.equal(memberOf(await send(origin, { path: '/one/', cookie: 'ROUTEID=.a2' })), 'a2')
   t.equal(memberOf(await send(origin, { path: '/two/;jsessionid=s.b2' })), 'b2')
+  t.same(app.stickyroute.members().map(m => m.route), ['a1', 'a2'], 'app.stickyroute: the first balancer')
+  t.same(app.getDecorator<Balancer>('stickyrouteTwo').members().map(m => m.route), ['b1', 'b2'], 'the second, under its own decorator')
+})
+
+t.test('the balancer decorator: runtime control from the app; a second balancer needs a name of its own', async t => {
+  const up = await withUpstreams(t, ['a', 'b'])
+  const app = Fastify()
+  await app.register(stickyroute, { members: up.members, routeCookie: 'ROUTEID' })
+  app.stickyroute.set('a', { draining: true })
+  const origin = await listen(t, app)
+  t.equal(memberOf(await send(origin, { path: '/' })), 'b', 'a drained through the decorator: new clients go to b')
+  t.equal(memberOf(await send(origin, { path: '/', cookie: 'ROUTEID=.a' })), 'a', 'its sticky clients stay')
+  const dup = Fastify()
+  // Registered without await: the failure surfaces at ready(), as Fastify reports plugin errors.
+  dup.register(stickyroute, { members: up.members })
+  dup.register(stickyroute, { prefix: '/x', members: up.members })
+  await t.rejects(async () => { await dup.ready() }, {
+    code: 'ERR_STICKY_INVALID_OPTION', option: 'decorator', message: /names a decorator the app already has \("stickyroute"\).*decorator: 'stickyroute2'/
+  })
+  const bad = Fastify()
+  bad.register(stickyroute, { members: up.members, decorator: '' })
+  await t.rejects(async () => { await bad.ready() }, { code: 'ERR_STICKY_INVALID_OPTION', option: 'decorator' })
 })
 
 t.test('proxy options pass through to @fastify/http-proxy (rewritePrefix)', async t => {
@@ -162,4 +186,113 @@ t.test('failover keeps the rewritten path (proxy.rewritePrefix)', async t => {
   const res = await send(origin, { path: '/api/things?x=1', cookie: 'ROUTEID=.a' })
   t.equal(memberOf(res), 'b')
   t.equal((JSON.parse(res.body) as { url: string }).url, '/v1/things?x=1')
+})
+
+t.test('WebSocket upgrades next to another upgrade listener: only those under the prefix are stickyroute\'s', async t => {
+  const a = await startWsMember('a')
+  t.teardown(a.close)
+  const app = Fastify()
+  await app.register(stickyroute, { prefix: '/app', members: [{ url: a.url, route: 'a' }] })
+  const other = new WebSocketServer({ noServer: true })
+  app.server.on('upgrade', (req, socket, head) => {
+    if (req.url?.startsWith('/other') === true) other.handleUpgrade(req, socket, head, ws => { ws.on('message', m => ws.send(`other:${String(m)}`)) })
+  })
+  t.teardown(() => { other.close() })
+  const origin = await listen(t, app)
+  t.equal(await wsEcho(origin, '/app/socket', undefined, 'hi'), 'a:hi')
+  t.equal(await wsEcho(origin, '/app', undefined, 'hi'), 'a:hi', 'the prefix itself')
+  t.equal(await wsEcho(origin, '/other/socket', undefined, 'hi'), 'other:hi', 'another listener\'s upgrade is left to it')
+  t.same(a.paths, ['/socket', '/'])
+})
+
+t.test('a WebSocket upgrade whose path escapes the prefix is a 400, before any member is chosen', async t => {
+  const a = await startWsMember('a')
+  t.teardown(a.close)
+  const app = Fastify()
+  await app.register(stickyroute, { prefix: '/app', members: [{ url: a.url, route: 'a' }], routeCookie: 'ROUTEID' })
+  const origin = await listen(t, app)
+  const refused = await openWs(origin, '/app/..%2f..%2fetc').then(() => undefined, (err: unknown) => err)
+  t.match(refused, { status: 400 })
+  t.same(a.paths, [], 'nothing reached the member')
+})
+
+t.test('proxy.websocket: false takes no upgrades; @fastify/http-proxy\'s ws* options are refused', async t => {
+  const app = Fastify()
+  await app.register(stickyroute, { members: [{ url: 'http://127.0.0.1:1', route: 'a' }], proxy: { websocket: false } })
+  await app.ready()
+  t.equal(app.server.listenerCount('upgrade'), 0)
+  await app.close()
+  for (const option of ['wsHooks', 'wsReconnect', 'wsServerOptions', 'wsClientOptions', 'wsUpstream']) {
+    const bad = Fastify()
+    bad.register(stickyroute, { members: [{ url: 'http://127.0.0.1:1', route: 'a' }], proxy: { [option]: {} } })
+    await t.rejects(async () => { await bad.ready() }, { code: 'ERR_STICKY_INVALID_OPTION', option: `proxy.${option}` }, option)
+    await bad.close()
+  }
+})
+
+t.test('WebSocket upgrades: replyOptions.rewriteRequestHeaders applies, and sees request.sticky after a failover', async t => {
+  const a = await startWsMember('a')
+  const b = await startWsMember('b')
+  t.teardown(async () => { await b.close() })
+  const app = Fastify()
+  await app.register(stickyroute, {
+    members: [{ url: a.url, route: 'a' }, { url: b.url, route: 'b' }],
+    routeCookie: 'ROUTEID',
+    proxy: { replyOptions: { rewriteRequestHeaders: (request, headers) => ({ ...headers, 'x-route': request.sticky?.route ?? 'none' }) } }
+  })
+  const origin = await listen(t, app)
+  await a.close()
+  const client = await openWs(origin, '/socket', 'ROUTEID=.a')
+  t.equal(await client.echo('hi'), 'b:hi')
+  t.equal(b.headers[0]?.['x-route'], 'b')
+  client.ws.close()
+  await client.closed()
+})
+
+t.test('a connection that is gone by the time the balancer decides holds nothing', async t => {
+  const spy = watchBalancers(t)
+  const a = await startWsMember('a')
+  t.teardown(a.close)
+  const app = Fastify()
+  // Stands for whatever ends a connection while the application's hooks run (a timeout, a hook
+  // giving up on it): the upgrade reaches the balancer with its connection destroyed.
+  app.addHook('onRequest', async request => { if (request.headers.upgrade !== undefined) request.raw.socket.destroy() })
+  await app.register(stickyroute, { members: [{ url: a.url, route: 'a' }] })
+  const origin = await listen(t, app)
+  await t.rejects(openWs(origin, '/socket'))
+  t.same(await busyWhen(await balancerSeen(spy, a.url), [0]), [0])
+  t.same(a.paths, [], 'nothing reached the member')
+})
+
+t.test('closing the application ends its open WebSockets', async t => {
+  const a = await startWsMember('a')
+  t.teardown(a.close)
+  const app = Fastify()
+  await app.register(stickyroute, { members: [{ url: a.url, route: 'a' }] })
+  const origin = await app.listen({ port: 0, host: '127.0.0.1' })
+  const client = await openWs(origin, '/socket')
+  t.equal(await client.echo('hi'), 'a:hi')
+  await app.close()
+  t.equal(await client.closed(), 1006, 'the client sees its connection drop, and can reconnect elsewhere')
+})
+
+t.test('balancer events go to the app\'s logger; health checks run from ready() to close()', async t => {
+  const up = await withUpstreams(t, ['a', 'b'])
+  const lines: Array<{ level: number, msg: string }> = []
+  const app = Fastify({ logger: { level: 'info', stream: { write: (line: string) => { lines.push(JSON.parse(line) as { level: number, msg: string }) } } } })
+  await app.register(stickyroute, { members: up.members, routeCookie: 'ROUTEID', healthCheck: { uri: '/hc', interval: 0.02 } })
+  t.equal(app.stickyroute.checking, false, 'not before the app is ready')
+  const origin = await listen(t, app)
+  t.equal(app.stickyroute.checking, true, 'running once it is')
+  await send(origin, { path: '/', cookie: 'ROUTEID=.a' })
+  const quiet = lines.filter(l => l.msg.startsWith('stickyroute')).length
+  t.equal(quiet, 0, 'a sticky request logs nothing')
+  await up.at(0).stop()
+  t.equal(memberOf(await send(origin, { path: '/', cookie: 'ROUTEID=.a' })), 'b')
+  t.match(lines.filter(l => l.msg.startsWith('stickyroute')), [
+    { level: 40, msg: /member a .* is now inError: connect-failure \(ECONNREFUSED\)/ },
+    { level: 30, msg: /client of route a pinned to b: failover/ }
+  ])
+  await app.close()
+  t.equal(app.stickyroute.checking, false, 'stopped when the app closes')
 })
