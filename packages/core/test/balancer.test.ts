@@ -7,10 +7,8 @@ import { createBalancer, type Balancer, type Decision, type MemberOptions, type 
 import { Balancer as BalancerClass } from '../src/balancer.js'
 import { compileRouteCookie, formatRouteCookie } from '../src/cookie.js'
 import { resolveOptions } from '../src/options.js'
+import { A, B, C, IDLE_STATUS, routed } from './fixtures.js'
 
-const A = 'http://127.0.0.1:8081'
-const B = 'http://127.0.0.1:8082'
-const C = 'http://127.0.0.1:8083'
 const MEMBERS: MemberOptions[] = [
   { url: A, route: 'a' },
   { url: B, route: 'b' },
@@ -32,15 +30,6 @@ function setup (options: Partial<StickyOptions> = {}): Harness {
   const clock = { now: 1_000_000 }
   const balancer = createBalancer({ members: MEMBERS, now: () => clock.now, ...options })
   return { balancer, clock }
-}
-
-/** Narrows to a routed decision or fails the test. */
-function routed (t: Test, d: Decision, what = 'routed'): Routed {
-  if (!d.ok) {
-    t.fail(`${what}: expected a member, got 503 ${d.reason}`)
-    throw new Error('not routed')
-  }
-  return d
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -479,30 +468,10 @@ t.test('noFailover: a new client is still failed over', async t => {
 
 t.test('members(): configured order, state and counters', async t => {
   const { balancer } = setup()
-  const idle = {
-    loadFactor: 1,
-    lbSet: 0,
-    disabled: false,
-    draining: false,
-    hotStandby: false,
-    stopped: false,
-    ignoreErrors: false,
-    inError: false,
-    healthCheckFailed: false,
-    status: 'Ok',
-    errorSince: undefined,
-    elected: 0,
-    busy: 0,
-    requests: 0,
-    failures: 0,
-    bytesSent: 0,
-    bytesReceived: 0,
-    healthCheck: undefined
-  }
   t.same(balancer.members(), [
-    { url: A, route: 'a', index: 0, ...idle },
-    { url: B, route: 'b', index: 1, ...idle },
-    { url: C, route: 'c', index: 2, ...idle }
+    { url: A, route: 'a', index: 0, ...IDLE_STATUS },
+    { url: B, route: 'b', index: 1, ...IDLE_STATUS },
+    { url: C, route: 'c', index: 2, ...IDLE_STATUS }
   ])
 })
 

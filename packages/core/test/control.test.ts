@@ -10,16 +10,10 @@ import {
   type Balancer,
   type Decision,
   type MemberOptions,
-  type Routed,
   type StickyErrorCode,
   type StickyOptions
 } from '@stickyroute/core'
-
-const A = 'http://127.0.0.1:8081'
-const B = 'http://127.0.0.1:8082'
-const C = 'http://127.0.0.1:8083'
-const D = 'http://127.0.0.1:8084'
-const MEMBERS: MemberOptions[] = [{ url: A, route: 'a' }, { url: B, route: 'b' }, { url: C, route: 'c' }]
+import { A, B, C, D, IDLE_STATUS, MEMBERS, newClients, routed } from './fixtures.js'
 
 const cookieOf = (route: string): string => `ROUTEID=.${route}; Path=/; HttpOnly; SameSite=Lax`
 
@@ -27,24 +21,6 @@ function setup (options: Partial<StickyOptions> = {}): { balancer: Balancer, clo
   const clock = { now: 5000 }
   const balancer = createBalancer({ members: MEMBERS, routeCookie: 'ROUTEID', now: () => clock.now, ...options })
   return { balancer, clock }
-}
-
-function routed (t: Test, d: Decision, what = 'routed'): Routed {
-  if (!d.ok) {
-    t.fail(`${what}: expected a member, got 503 ${d.reason}`)
-    throw new Error('not routed')
-  }
-  return d
-}
-
-function newClients (balancer: Balancer, n: number): string[] {
-  const out: string[] = []
-  for (let i = 0; i < n; i++) {
-    const d = balancer.select({})
-    out.push(d.ok ? d.route : `503 ${d.reason}`)
-    balancer.finished(d)
-  }
-  return out
 }
 
 /** Calls `fn` and returns the StickyError it throws (failing the test when it throws none). */
@@ -68,29 +44,7 @@ t.test('members(): one status per member, in order, a snapshot', async t => {
   const { balancer } = setup({ healthCheck: { method: 'TCP' }, members: [...MEMBERS.slice(0, 2), { url: C, route: 'c', healthCheck: false, loadFactor: 2, lbSet: 3 }] })
   const list = balancer.members()
   t.same(list.map(m => [m.url, m.route, m.index, m.loadFactor, m.lbSet]), [[A, 'a', 0, 1, 0], [B, 'b', 1, 1, 0], [C, 'c', 2, 2, 3]])
-  t.same(list[0], {
-    url: A,
-    route: 'a',
-    index: 0,
-    loadFactor: 1,
-    lbSet: 0,
-    disabled: false,
-    draining: false,
-    hotStandby: false,
-    stopped: false,
-    ignoreErrors: false,
-    inError: false,
-    healthCheckFailed: false,
-    status: 'Ok',
-    errorSince: undefined,
-    elected: 0,
-    busy: 0,
-    requests: 0,
-    failures: 0,
-    bytesSent: 0,
-    bytesReceived: 0,
-    healthCheck: { passes: 0, fails: 0, last: undefined }
-  })
+  t.same(list[0], { url: A, route: 'a', index: 0, ...IDLE_STATUS, healthCheck: { passes: 0, fails: 0, last: undefined } })
   t.equal(list[2]?.healthCheck, undefined, 'no health check: undefined')
   balancer.set(A, { draining: true })
   t.equal(list[0]?.draining, false, 'a snapshot: later changes do not show in it')

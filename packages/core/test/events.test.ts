@@ -2,15 +2,13 @@
  * Events: 'state' for every member state transition, 'route' when a client is pinned to another
  * route, 'health' for each check result; on()/off(); and logEvents() with a pino-like logger.
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import {
   createBalancer,
   logEvents,
   type Balancer,
-  type Decision,
   type HealthEvent,
   type HealthProbeResult,
-  type MemberOptions,
   type RouteEvent,
   type Routed,
   type StateEvent,
@@ -18,11 +16,8 @@ import {
   type StickyOptions,
   type Timers
 } from '@stickyroute/core'
+import { A, B, C, MEMBERS, routed } from './fixtures.js'
 
-const A = 'http://127.0.0.1:8081'
-const B = 'http://127.0.0.1:8082'
-const C = 'http://127.0.0.1:8083'
-const MEMBERS: MemberOptions[] = [{ url: A, route: 'a' }, { url: B, route: 'b' }, { url: C, route: 'c' }]
 const INFO = {
   a: { url: A, route: 'a', index: 0, loadFactor: 1, lbSet: 0 },
   b: { url: B, route: 'b', index: 1, loadFactor: 1, lbSet: 0 },
@@ -43,14 +38,6 @@ function setup (options: Partial<StickyOptions> = {}): Harness {
   const h: Harness = { balancer, clock, states: [], routes: [], healths: [] }
   balancer.on('state', e => { h.states.push(e) }).on('route', e => { h.routes.push(e) }).on('health', e => { h.healths.push(e) })
   return h
-}
-
-function routed (t: Test, d: Decision, what = 'routed'): Routed {
-  if (!d.ok) {
-    t.fail(`${what}: expected a member, got 503 ${d.reason}`)
-    throw new Error('not routed')
-  }
-  return d
 }
 
 /** The state events as `route flag=value reason (detail)` lines, then cleared. */

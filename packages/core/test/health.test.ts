@@ -4,28 +4,21 @@
  * results move a member in and out of service, expect lists and functions, judge(), and
  * close()/add()/remove() while checks run.
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import {
   createBalancer,
   judge,
   resolveOptions,
   type Balancer,
-  type Decision,
   type HealthCheckOptions,
   type HealthProbe,
   type HealthProbeResult,
   type HealthProbeTarget,
-  type MemberOptions,
-  type Routed,
   type StickyOptions,
   type Timers
 } from '@stickyroute/core'
 import { HealthMonitor, type Checked } from '../src/health.js'
-
-const A = 'http://127.0.0.1:8081'
-const B = 'http://127.0.0.1:8082'
-const C = 'http://127.0.0.1:8083'
-const MEMBERS: MemberOptions[] = [{ url: A, route: 'a' }, { url: B, route: 'b' }, { url: C, route: 'c' }]
+import { A, B, C, D, MEMBERS, newClients, routed } from './fixtures.js'
 
 const PASS: HealthProbeResult = { response: { status: 200, headers: {}, body: '' } }
 const FAIL: HealthProbeResult = { error: 'ECONNREFUSED' }
@@ -128,24 +121,6 @@ function setup (healthCheck: HealthCheckOptions | undefined, options: Partial<St
   })
   if (start) balancer.startHealthChecks({ probe: probe.probe, timers })
   return { balancer, timers, probe }
-}
-
-function routed (t: Test, d: Decision, what = 'routed'): Routed {
-  if (!d.ok) {
-    t.fail(`${what}: expected a member, got 503 ${d.reason}`)
-    throw new Error('not routed')
-  }
-  return d
-}
-
-function newClients (balancer: Balancer, n: number): string[] {
-  const out: string[] = []
-  for (let i = 0; i < n; i++) {
-    const d = balancer.select({})
-    out.push(d.ok ? d.route : `503 ${d.reason}`)
-    balancer.finished(d)
-  }
-  return out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -481,7 +456,6 @@ t.test('close() without checks, or twice, resolves', async t => {
 t.test('add() while checks run starts the new member\'s check (disabled members are probed); remove() stops it', async t => {
   const h = setup({ interval: 10, method: 'TCP' })
   await h.timers.advance(0)
-  const D = 'http://127.0.0.1:8084'
   h.balancer.add({ url: D, route: 'd' })
   await h.timers.advance(0)
   t.same(h.probe.times(D), [0], 'checked at once')

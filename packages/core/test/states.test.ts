@@ -4,7 +4,7 @@
  * how a member goes in error and how it comes back, ignoreErrors, failOnStatus through
  * finished(), upstreamError(), timeoutOf() and the Apache status letters. Injected clock.
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import {
   createBalancer,
   parseStatusLetters,
@@ -18,11 +18,8 @@ import {
 } from '@stickyroute/core'
 import { MemberState } from '../src/members.js'
 import { resolveOptions, type ResolvedMember } from '../src/options.js'
+import { A, B, C, D, newClients, routed } from './fixtures.js'
 
-const A = 'http://127.0.0.1:8081'
-const B = 'http://127.0.0.1:8082'
-const C = 'http://127.0.0.1:8083'
-const D = 'http://127.0.0.1:8084'
 const URLS = [A, B, C, D]
 const ROUTES = ['a', 'b', 'c', 'd']
 
@@ -44,30 +41,10 @@ function setup (memberList: MemberOptions[], options: Partial<StickyOptions> = {
   return { balancer, clock }
 }
 
-/** Narrows to a routed decision or fails the test. */
-function routed (t: Test, d: Decision, what = 'routed'): Routed {
-  if (!d.ok) {
-    t.fail(`${what}: expected a member, got 503 ${d.reason}`)
-    throw new Error('not routed')
-  }
-  return d
-}
-
 /** `'a'`, `'a Set-Cookie'` (route changed, cookie written) or `'503 reason'`. */
 function outcome (d: Decision): string {
   if (!d.ok) return `503 ${d.reason}`
   return d.setCookie === undefined ? d.route : `${d.route} Set-Cookie`
-}
-
-/** Routes given to `n` new clients, each request finished at once. */
-function newClients (balancer: Balancer, n: number): string[] {
-  const out: string[] = []
-  for (let i = 0; i < n; i++) {
-    const d = balancer.select({})
-    out.push(d.ok ? d.route : `503 ${d.reason}`)
-    balancer.finished(d)
-  }
-  return out
 }
 
 function flagsOf (balancer: Balancer, index: number): string {
