@@ -9,6 +9,7 @@
  */
 import {
   Balancer,
+  bodyPlan,
   forwardedHeaders,
   hasRequestBody,
   SERVICE_UNAVAILABLE,
@@ -66,6 +67,9 @@ export function createCustomGateway (options: StickyOptions & { prefix?: string 
       forwardedServer: req.headers['x-forwarded-server']
     })
 
+    /** The body, when it was read whole (up to `retryBodyLimit`) to be replayed on another member. */
+    let body: Buffer | undefined
+
     const attempt = (decision: Decision): void => {
       if (!decision.ok) return answer(res, SERVICE_UNAVAILABLE)
       const member = new URL(decision.member.url)
@@ -96,17 +100,37 @@ export function createCustomGateway (options: StickyOptions & { prefix?: string 
         if (res.headersSent) return // pipeline cuts the client's response
         // The balancer decides: another member (nothing reached this one, and there is no body
         // to replay), or its own 502/503/504.
-        const outcome = balancer.upstreamError(decision, err, { canRetry: !hasRequestBody(req.headers) })
+        const outcome = balancer.upstreamError(decision, err, { canRetry: body !== undefined || !hasRequestBody(req.headers), method: req.method })
         if (outcome.action === 'retry') attempt(outcome.decision)
         else answer(res, outcome.response, outcome.close)
       })
       // The outcome counts: failOnStatus, and the bytes for bytraffic.
       res.once('close', () => balancer.finished(decision, { status, bytesSent: req.socket.bytesRead - readBefore, bytesReceived: req.socket.bytesWritten - writtenBefore }))
-      if (hasRequestBody(req.headers)) req.pipe(upstream)
+      if (body !== undefined) upstream.end(body)
+      else if (hasRequestBody(req.headers)) req.pipe(upstream)
       else upstream.end()
     }
 
-    attempt(balancer.select({ cookie: req.headers.cookie, url, secure }))
+    const route = (): void => { attempt(balancer.select({ cookie: req.headers.cookie, url, secure })) }
+    // A body of up to retryBodyLimit bytes is read before a member is chosen, so that a refused
+    // connection can be replayed; a longer one is put back and streamed.
+    const limit = balancer.options.retryBodyLimit
+    if (bodyPlan(req.headers, limit) !== 'buffer') return route()
+    const chunks: Buffer[] = []
+    let size = 0
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk)
+      size += chunk.length
+      if (size <= limit) return
+      req.off('data', onData).off('end', onEnd).pause()
+      req.unshift(Buffer.concat(chunks, size))
+      route()
+    }
+    const onEnd = (): void => {
+      body = Buffer.concat(chunks, size)
+      route()
+    }
+    req.on('data', onData).once('end', onEnd)
   })
   gateway.once('listening', () => balancer.startHealthChecks(nodeHealthIo))
   // close() resolves once the checks under way are aborted; it never rejects.

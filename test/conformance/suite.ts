@@ -322,7 +322,7 @@ export function runConformance (harness: AdapterHarness): void {
         shouldSetRouteCookie(t, next, memberOf(next) ?? '')
       })
 
-      t.test('requests without a body fail over whatever the method; a streamed body gets a clean 502, never a hang', async t => {
+      t.test('requests without a body fail over whatever the method; a kept body is replayed on a live member', async t => {
         const { get, up, clock } = await setup(t, METHOD_2)
         await up.at(1).stop()
         for (const method of ['DELETE', 'OPTIONS', 'HEAD', 'POST']) {
@@ -336,17 +336,38 @@ export function runConformance (harness: AdapterHarness): void {
           { body: '{"a":1}', headers: { 'content-type': 'application/json' } },
           { body: 'x=1&y=2', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
           { body: 'raw bytes', headers: { 'content-type': 'application/octet-stream' } },
-          { body: 'chunky', chunked: true }
+          { body: 'chunky', chunked: true },
+          { method: 'PUT', body: 'p'.repeat(65_536), headers: { 'content-type': 'text/plain' } }
         ]
         for (const body of bodies) {
           clock.advance(61)
           const res = await get({ method: 'POST', cookie: `ROUTEID=.${R2}`, timeout: 5000, ...body })
-          t.ok(res.status === 502 || res.status === 503, `POST with a body: a clean ${res.status}`)
-          t.same(res.setCookie, [], 'the balancer\'s own answer carries no cookie')
+          t.equal(res.status, 200, `${body.method ?? 'POST'} ${String(body.headers?.['content-type'] ?? 'chunked')}: answered by a live member`)
+          t.not(memberOf(res), R2)
+          shouldSetRouteCookie(t, res, memberOf(res) ?? '')
+          const echo = echoOf(res)
+          t.equal(echo.body, body.body, 'the body reached it intact')
+          t.equal(echo.headers['content-type'], body.headers?.['content-type'], 'with its content type as sent')
         }
         const after = await get({ cookie: `ROUTEID=.${R2}` })
         t.equal(after.status, 200, 'the member that refused is in error: the next GET goes elsewhere at once')
         t.not(memberOf(after), R2)
+      })
+
+      t.test('a body over retryBodyLimit (or with retryBodyLimit 0) is streamed: a refused member gives a clean 502, never a hang', async t => {
+        for (const retryBodyLimit of [16, 0]) {
+          const { get, up, clock } = await setup(t, { ...METHOD_2, retryBodyLimit })
+          const live = await get({ method: 'POST', cookie: `ROUTEID=.${R1}`, body: 'l'.repeat(64), chunked: true })
+          t.equal(live.status, 200, `limit ${retryBodyLimit}: a long chunked body still reaches a live member`)
+          t.equal(echoOf(live).body, 'l'.repeat(64), 'intact (what was read is put back)')
+          await up.at(1).stop()
+          for (const body of [{ body: 's'.repeat(64) }, { body: 'c'.repeat(64), chunked: true }]) {
+            clock.advance(61)
+            const res = await get({ method: 'POST', cookie: `ROUTEID=.${R2}`, timeout: 5000, ...body })
+            t.ok(res.status === 502 || res.status === 503, `limit ${retryBodyLimit}, POST ${body.chunked === true ? 'chunked' : 'with Content-Length'}: a clean ${res.status}`)
+            t.same(res.setCookie, [], 'the balancer\'s own answer carries no cookie')
+          }
+        }
       })
 
       t.test('a refused connection never surfaces as the proxy library\'s 500 or 504', async t => {
@@ -358,14 +379,25 @@ export function runConformance (harness: AdapterHarness): void {
         t.equal(res.body, SERVICE_UNAVAILABLE.body)
       })
 
-      t.test('a member that drops the connection without answering: 502, and it is not marked failed', async t => {
+      t.test('a member that drops the connection after reading a POST: 502, and it is not marked failed', async t => {
         const { get } = await setup(t, METHOD_2)
-        const res = await get({ cookie: `ROUTEID=.${R2}`, headers: { 'x-test-reset': 'before-response' } })
-        t.equal(res.status, 502)
+        const res = await get({ method: 'POST', body: 'once', cookie: `ROUTEID=.${R2}`, headers: { 'x-test-reset': 'before-response' } })
+        t.equal(res.status, 502, 'never sent twice: it may have been done')
         t.same(res.setCookie, [])
         const next = await get({ cookie: `ROUTEID=.${R2}` })
         t.equal(memberOf(next), R2, 'the member still serves its clients')
         shouldNotSetRouteCookie(t, next)
+      })
+
+      t.test('a member that dies with a GET in flight: the GET goes to another member, which pins the client', async t => {
+        const { get, up } = await setup(t, METHOD_2)
+        const pending = get({ cookie: `ROUTEID=.${R2}`, headers: { 'x-test-delay': '1000' }, timeout: 5000 })
+        await new Promise(resolve => setTimeout(resolve, 200))
+        await up.at(1).stop()
+        const res = await pending
+        t.equal(res.status, 200, 'no error for the client')
+        t.not(memberOf(res), R2)
+        shouldSetRouteCookie(t, res, memberOf(res) ?? '')
       })
 
       t.test('a member that dies in the middle of its answer: the client\'s response ends, no hang', async t => {

@@ -14,7 +14,7 @@
 import { formatRouteCookie, type OpaqueRouteKeys } from './cookie.js'
 import { StickyConfigError, StickyError } from './errors.js'
 import { Listeners, type BalancerEventName, type BalancerEvents, type RouteChangeReason, type StateChangeReason } from './events.js'
-import { connectFailureCode, isTimeout } from './failures.js'
+import { connectFailureCode, isIdempotent, isTimeout, resetCode } from './failures.js'
 import { HealthMonitor, type Checked, type HealthIo } from './health.js'
 import { LB_METHODS, type LbMethod } from './lbmethods/index.js'
 import {
@@ -108,8 +108,19 @@ export type UpstreamErrorAction =
 
 /** What the gateway knows about the failed request. */
 export interface UpstreamErrorContext {
-  /** `true` when the request can be sent again: it had no body (see `hasRequestBody`) and nothing was answered yet. */
+  /**
+   * `true` when the request can be sent again: it had no body (see `hasRequestBody`), or its
+   * body was kept whole (see `bodyPlan` and `retryBodyLimit`), and nothing was answered yet.
+   */
   readonly canRetry: boolean
+  /**
+   * The request method. An idempotent one (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) that can be
+   * sent again and met a reset before any answer goes to another member, and the member is put
+   * in error (it is dying). Unset: such a reset is a 502, as for a POST.
+   */
+  readonly method?: string | undefined
+  /** Some of the member's answer had been received (its status line): the request is never sent again. */
+  readonly responseStarted?: boolean | undefined
 }
 
 /** How a request ended, for {@link Balancer.finished}. Every field is optional. */
@@ -279,6 +290,9 @@ export class Balancer {
    * again goes to another member (`retry`); otherwise the balancer answers itself: 503 when no
    * member is left, 502 when the body could not be replayed or the member failed mid-request,
    * 504 when the member did not answer in time (with `failOnTimeout`, the member goes in error).
+   * A reset before any answer (the member died with the request in flight) on an idempotent
+   * request that can be sent again is a failover too; any other reset is a 502, and the member
+   * is not put in error (it may have been this request that killed the connection).
    */
   upstreamError (decision: Routed, error: unknown, context: UpstreamErrorContext): UpstreamErrorAction {
     const d = this.#own(decision)
@@ -296,6 +310,12 @@ export class Balancer {
       if (this.options.failOnTimeout) this.#fail(d, 'timeout', ms === undefined ? undefined : `no answer within ${ms} ms`)
       else this.#countFailure(d)
       return { action: 'respond', response: GATEWAY_TIMEOUT, close: false, decision: d }
+    }
+    // After the timeout check: a gateway giving up on a silent member resets the request itself.
+    const reset = resetCode(error)
+    if (reset !== undefined && context.canRetry && context.responseStarted !== true && isIdempotent(context.method)) {
+      const next = this.#failover(d, `${reset} before any answer`)
+      return next.ok ? { action: 'retry', decision: next } : { action: 'respond', response: SERVICE_UNAVAILABLE, close: false, decision: next }
     }
     this.#countFailure(d)
     return { action: 'respond', response: BAD_GATEWAY, close: false, decision: d }

@@ -36,7 +36,8 @@ export type {
   StateEvent,
   StickyLogger
 } from './events.js'
-export { CONNECT_FAILURE_CODES, connectFailureCode, hasRequestBody, isConnectFailure, isTimeout } from './failures.js'
+export { bodyPlan, CONNECT_FAILURE_CODES, connectFailureCode, hasRequestBody, IDEMPOTENT_METHODS, isConnectFailure, isIdempotent, isTimeout, RESET_CODES, resetCode } from './failures.js'
+export type { BodyPlan } from './failures.js'
 export { forwardedHeaders } from './forwarded.js'
 export type { ForwardedHeaders, ForwardedInput } from './forwarded.js'
 export { judge } from './health.js'

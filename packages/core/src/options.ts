@@ -106,6 +106,14 @@ export interface StickyOptions {
   maxAttempts?: number
   /** Seconds to wait for a connection to a member before it counts as a connect failure (Apache `connectiontimeout`). Defaults to `10`. */
   connectTimeout?: number
+  /**
+   * Bytes of a request body the gateway keeps so that the request can be replayed on another
+   * member after a refused connection (Apache reads the body before connecting and replays it):
+   * a body with a `Content-Length` up to this, or a chunked body that ends within it, is read
+   * first and sent from memory; a larger one is streamed, and a failed attempt then gets 502.
+   * `0`: stream every body. Defaults to 1 MiB (1048576).
+   */
+  retryBodyLimit?: number
   /** When every member is in error, put them all back at once (Apache `forcerecovery`). Defaults to `true`. */
   forceRecovery?: boolean
   /** Keep the client's `Host` header instead of the member's `host:port` (Apache `ProxyPreserveHost`). Defaults to `false`. */
@@ -166,6 +174,8 @@ export interface ResolvedOptions {
   /** `undefined`: the number of members minus one, as members come and go. */
   readonly maxAttempts: number | undefined
   readonly connectTimeoutMs: number
+  /** Bytes of a request body kept for a replay; 0: none. */
+  readonly retryBodyLimit: number
   readonly forceRecovery: boolean
   readonly preserveHost: boolean
   readonly lbMethod: LbMethod
@@ -186,6 +196,7 @@ export const DEFAULTS = Object.freeze({
   noFailover: false,
   retry: 60,
   connectTimeout: 10,
+  retryBodyLimit: 1_048_576,
   forceRecovery: true,
   preserveHost: false,
   lbMethod: 'byrequests' as const,
@@ -197,9 +208,11 @@ export const DEFAULTS = Object.freeze({
 
 const MAX_ROUTE_LENGTH = 255
 const MAX_RETRY_SECONDS = 86_400 * 365
+/** 1 GiB: bodies are kept in memory, one per request in flight. */
+const MAX_RETRY_BODY_LIMIT = 1_073_741_824
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'members', 'stickySession', 'routeSeparator', 'routeCookie', 'noFailover', 'retry', 'maxAttempts', 'connectTimeout',
-  'forceRecovery', 'preserveHost', 'lbMethod', 'failOnStatus', 'failOnTimeout', 'timeout', 'healthCheck', 'now'
+  'retryBodyLimit', 'forceRecovery', 'preserveHost', 'lbMethod', 'failOnStatus', 'failOnTimeout', 'timeout', 'healthCheck', 'now'
 ])
 const FLAG_OPTIONS = ['disabled', 'draining', 'hotStandby', 'stopped', 'ignoreErrors'] as const
 const KNOWN_MEMBER_OPTIONS: ReadonlySet<string> = new Set(['url', 'route', 'loadFactor', 'lbSet', ...FLAG_OPTIONS, 'timeout', 'healthCheck'])
@@ -645,6 +658,11 @@ export function resolveOptions (options: StickyOptions): ResolvedOptions {
   if (connectTimeout !== undefined && (typeof connectTimeout !== 'number' || !Number.isFinite(connectTimeout) || connectTimeout <= 0 || connectTimeout > 3600)) {
     throw new StickyConfigError('ERR_STICKY_INVALID_OPTION', 'connectTimeout', `must be a number of seconds above 0 and at most 3600, got ${describe(connectTimeout)}.`)
   }
+  const retryBodyLimit = input['retryBodyLimit']
+  if (retryBodyLimit !== undefined && (typeof retryBodyLimit !== 'number' || !Number.isSafeInteger(retryBodyLimit) || retryBodyLimit < 0 || retryBodyLimit > MAX_RETRY_BODY_LIMIT)) {
+    throw new StickyConfigError('ERR_STICKY_INVALID_OPTION', 'retryBodyLimit',
+      `must be a whole number of bytes from 0 (stream every body) to ${MAX_RETRY_BODY_LIMIT}, got ${describe(retryBodyLimit)}.`)
+  }
   const lbMethod = resolveLbMethod(input['lbMethod'])
   const failOnStatus = input['failOnStatus']
   if (failOnStatus !== undefined && (!Array.isArray(failOnStatus) || !failOnStatus.every(isStatusCode))) {
@@ -664,6 +682,7 @@ export function resolveOptions (options: StickyOptions): ResolvedOptions {
     retryMs: (retry ?? DEFAULTS.retry) * 1000,
     maxAttempts: maxAttempts as number | undefined,
     connectTimeoutMs: Math.round((connectTimeout ?? DEFAULTS.connectTimeout) * 1000),
+    retryBodyLimit: (retryBodyLimit as number | undefined) ?? DEFAULTS.retryBodyLimit,
     forceRecovery: optionalBoolean(input['forceRecovery'], 'forceRecovery', DEFAULTS.forceRecovery),
     preserveHost: optionalBoolean(input['preserveHost'], 'preserveHost', DEFAULTS.preserveHost),
     lbMethod,

@@ -246,6 +246,7 @@ t.test('DEFAULTS constant', async t => {
     noFailover: false,
     retry: 60,
     connectTimeout: 10,
+    retryBodyLimit: 1_048_576,
     forceRecovery: true,
     preserveHost: false,
     lbMethod: 'byrequests',

@@ -6,6 +6,7 @@
  */
 import {
   Balancer,
+  bodyPlan,
   forwardedHeaders,
   BAD_REQUEST,
   hasRequestBody,
@@ -24,7 +25,7 @@ import { createProxyMiddleware, type Options as HpmOptions } from 'http-proxy-mi
 import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { hostname } from 'node:os'
-import type { Duplex } from 'node:stream'
+import { Readable, type Duplex } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
 import { forwardUpgrade, nodeHealthIo, writeBalancerResponse } from '@stickyroute/core/node'
 
@@ -87,6 +88,7 @@ const kClientResponse = Symbol('stickyroute.clientResponse')
 const kUpgradeUrl = Symbol('stickyroute.upgradeUrl')
 const kRead = Symbol('stickyroute.bytesRead')
 const kWritten = Symbol('stickyroute.bytesWritten')
+const kBody = Symbol('stickyroute.body')
 
 /** The client's request. */
 interface StickyMessage extends IncomingMessage {
@@ -102,6 +104,8 @@ interface StickyMessage extends IncomingMessage {
   /** The client connection's byte counts when the request arrived, for the member's traffic counters. */
   [kRead]?: number
   [kWritten]?: number
+  /** The request body, read whole (up to `retryBodyLimit`) so that a failed attempt can be replayed on another member. */
+  [kBody]?: Buffer
   sticky?: Routed | null
   /** Set by Express on every request it handles (upgrades never reach `decide`). */
   originalUrl?: string
@@ -161,6 +165,51 @@ function onMemberTimeout (this: OutgoingRequest): void {
   this.destroy(Object.assign(new Error('the member did not answer within its timeout'), { code: 'ESOCKETTIMEDOUT' }))
 }
 
+/**
+ * Reads `stream` to its end, unless it turns out longer than `limit`: what was read is then put
+ * back (`unshift`) and the stream is left paused, to be streamed as it comes. Calls `done` once:
+ * with the body, with `undefined` (too long), or with an error (the client went away).
+ */
+function readBody (stream: Readable, limit: number, done: (body: Buffer | undefined, err?: Error) => void): void {
+  const chunks: Buffer[] = []
+  let size = 0
+  const finish = (body: Buffer | undefined, err?: Error): void => {
+    stream.off('data', onData)
+    stream.off('end', onEnd)
+    stream.off('error', onGone)
+    stream.off('close', onGone)
+    done(body, err)
+  }
+  const onData = (chunk: Buffer): void => {
+    chunks.push(chunk)
+    size += chunk.length
+    if (size <= limit) return
+    stream.pause()
+    finish(undefined)
+    stream.unshift(Buffer.concat(chunks, size))
+  }
+  const onEnd = (): void => { finish(Buffer.concat(chunks, size)) }
+  // An aborted upload ends in 'error' or in 'close' before 'end': either way the client is gone.
+  const onGone = (): void => { finish(undefined, new Error('the client closed the connection before the end of its body')) }
+  stream.on('data', onData)
+  stream.once('end', onEnd)
+  stream.once('error', onGone)
+  stream.once('close', onGone)
+}
+
+/** http-proxy's web pass signature (see `bodyPass`). */
+type WebPass = (req: IncomingMessage, res: ServerResponse, options: { buffer?: Readable }) => boolean | undefined
+
+/**
+ * Runs before http-proxy's own `stream` pass, which pipes `options.buffer` (else the request) to
+ * the member: a kept body is sent from memory, once per attempt, with the client's framing.
+ */
+const bodyPass: WebPass = (req, _res, options) => {
+  const body = (req as StickyMessage)[kBody]
+  if (body !== undefined) options.buffer = Readable.from([body])
+  return false
+}
+
 /** What http-proxy hands its WebSocket passes (see `forwardPass`). */
 interface WsPassOptions {
   headers?: OutgoingHttpHeaders
@@ -170,7 +219,7 @@ interface WsPassOptions {
 type WsPass = (req: IncomingMessage, socket: Duplex, options: WsPassOptions, head: Buffer, server: { emit: (event: string, ...args: unknown[]) => boolean }) => boolean
 /** http-proxy's way to add a pass to its pipeline (not in @types/http-proxy). */
 interface PassPipeline {
-  before: (type: 'ws', passName: string, pass: WsPass) => void
+  before: ((type: 'ws', passName: string, pass: WsPass) => void) & ((type: 'web', passName: string, pass: WebPass) => void)
 }
 
 /** A WebSocket handshake (the only upgrade http-proxy forwards). */
@@ -227,7 +276,7 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
     if (key in proxyOptions) throw new StickyConfigError('ERR_STICKY_INVALID_OPTION', `proxy.${key}`, `is set by stickyroute (${why}). Remove it.`)
   }
   const mountPath = resolveMountPath(options.mountPath)
-  const { preserveHost } = balancer.options
+  const { preserveHost, retryBodyLimit } = balancer.options
   const server = hostname()
 
   // Node's http client has no connect timeout: a member whose host drops connection attempts
@@ -315,7 +364,11 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
     // in forwardPass, and the router's fallback to `target` is then unused.
     router: (req: StickyMessage) => req[kDecision]?.member.url,
     changeOrigin: !preserveHost,
-    plugins: [...(proxyOptions.plugins ?? []), proxyServer => { (proxyServer as unknown as PassPipeline).before('ws', 'stream', forwardPass) }],
+    plugins: [...(proxyOptions.plugins ?? []), proxyServer => {
+      const pipeline = proxyServer as unknown as PassPipeline
+      pipeline.before('ws', 'stream', forwardPass)
+      pipeline.before('web', 'stream', bodyPass)
+    }],
     on: {
       ...userOn,
       proxyReq (proxyReq: ClientRequest, req: IncomingMessage, res: ServerResponse, opts) {
@@ -371,7 +424,8 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
         /* c8 ignore stop */
         // http-proxy reports its proxyTimeout as a plain reset: say what it was.
         const error = r[kTimedOut] === true ? Object.assign(new Error('the member did not answer within proxyTimeout'), { code: 'ESOCKETTIMEDOUT', cause: err }) : err
-        const outcome = balancer.upstreamError(decision, error, { canRetry: !hasRequestBody(r.headers) })
+        const canRetry = r[kBody] !== undefined || !hasRequestBody(r.headers)
+        const outcome = balancer.upstreamError(decision, error, { canRetry, method: r.method })
         apply(r, outcome.decision)
         if (outcome.action === 'retry') {
           if (r[kUrl] !== undefined) r.url = r[kUrl]
@@ -392,6 +446,27 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
       res.end('Not Implemented: WebSocket upgrades need server.on(\'upgrade\', middleware.upgrade) on the HTTP server.\n')
       return
     }
+    // A body of up to `retryBodyLimit` bytes is read whole before a member is chosen, so that a
+    // refused connection can be replayed on another member with the same bytes (unless a body
+    // parser of the application read it already). A longer body is streamed as it comes.
+    /* c8 ignore next: a body parser before stickyroute leaves nothing to proxy (see the README) */
+    if (!r.readableEnded && bodyPlan(r.headers, retryBodyLimit) === 'buffer') {
+      readBody(r, retryBodyLimit, (body, err) => {
+        if (err !== undefined) {
+          // The client went away in the middle of its body: no member was chosen, nobody reads the answer.
+          res.destroy()
+          return
+        }
+        if (body !== undefined) r[kBody] = body
+        route(req, res, next)
+      })
+      return
+    }
+    route(req, res, next)
+  } as StickyrouteMiddleware
+
+  const route = (req: Request, res: Response, next: NextFunction): void => {
+    const r = req as unknown as StickyMessage
     const decision = decide(r)
     if (!decision.ok) {
       sendBalancerResponse(res, SERVICE_UNAVAILABLE)
@@ -406,7 +481,7 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
     watchServer(socket)
     res.once('close', onResponseClose)
     proxy(req, res, next).catch(next)
-  } as StickyrouteMiddleware
+  }
 
   // Health checks run from now on (their timers never keep the process alive), and stop when
   // the HTTP server that serves the middleware closes, or on middleware.close().

@@ -7,6 +7,7 @@
 import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy'
 import {
   Balancer,
+  bodyPlan,
   forwardedHeaders,
   hasRequestBody,
   logEvents,
@@ -21,7 +22,7 @@ import fp from 'fastify-plugin'
 import { ServerResponse, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http'
 import type { Socket } from 'node:net'
 import { hostname } from 'node:os'
-import type { Duplex } from 'node:stream'
+import { Stream, type Duplex, type Readable } from 'node:stream'
 import type { ConnectionOptions } from 'node:tls'
 import { closeAfterFlush, forwardUpgrade, nodeHealthIo } from '@stickyroute/core/node'
 
@@ -68,7 +69,10 @@ const kUpgrade = Symbol('stickyroute.upgrade')
 const kUpgrades = Symbol('stickyroute.upgrades')
 const kRead = Symbol('stickyroute.bytesRead')
 const kWritten = Symbol('stickyroute.bytesWritten')
+const kBody = Symbol('stickyroute.body')
 interface StickyRequest {
+  /** The request body, read whole (up to `retryBodyLimit`) so that a failed attempt can be replayed on another member. */
+  [kBody]?: Buffer
   [kDecision]?: Routed
   /** The client connection's byte counts when the request arrived, for the member's traffic counters. */
   [kRead]?: number
@@ -95,6 +99,38 @@ interface UpgradeServer extends Server {
 }
 
 function ignore (): void {}
+
+/**
+ * Reads `stream` to its end, unless it turns out longer than `limit`: what was read is then put
+ * back (`unshift`) and the stream is left paused, to be streamed as it comes. Calls `done` once:
+ * with the body, with `undefined` (too long), or with an error (the client went away).
+ */
+function readBody (stream: Readable, limit: number, done: (body: Buffer | undefined, err?: Error) => void): void {
+  const chunks: Buffer[] = []
+  let size = 0
+  const finish = (body: Buffer | undefined, err?: Error): void => {
+    stream.off('data', onData)
+    stream.off('end', onEnd)
+    stream.off('error', onGone)
+    stream.off('close', onGone)
+    done(body, err)
+  }
+  const onData = (chunk: Buffer): void => {
+    chunks.push(chunk)
+    size += chunk.length
+    if (size <= limit) return
+    stream.pause()
+    finish(undefined)
+    stream.unshift(Buffer.concat(chunks, size))
+  }
+  const onEnd = (): void => { finish(Buffer.concat(chunks, size)) }
+  // An aborted upload ends in 'error' or in 'close' before 'end': either way the client is gone.
+  const onGone = (): void => { finish(undefined, new Error('the client closed the connection before the end of its body')) }
+  stream.on('data', onData)
+  stream.once('end', onEnd)
+  stream.once('error', onGone)
+  stream.once('close', onGone)
+}
 
 function withinPrefixes (url: string, prefixes: readonly string[]): boolean {
   const path = url.split('?', 1)[0] as string
@@ -233,6 +269,29 @@ const stickyroutePlugin: FastifyPluginAsync<StickyrouteFastifyOptions> = async (
   /** The balancer's prefix as Fastify sees it (with the prefixes of enclosing plugins), set at registration. */
   let routePrefix = ''
 
+  const { retryBodyLimit } = balancer.options
+  /**
+   * Before a member is chosen: a body of up to `retryBodyLimit` bytes (which @fastify/http-proxy
+   * hands over as the raw stream) is read whole, so that a refused connection can be replayed on
+   * another member with the same bytes. A longer body is streamed as it comes.
+   */
+  const readThenDecide = (request: FastifyRequest & StickyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
+    const body = request.body
+    if (!(body instanceof Stream) || bodyPlan(request.raw.headers, retryBodyLimit) !== 'buffer') {
+      decide(request, reply, done)
+      return
+    }
+    readBody(body as Readable, retryBodyLimit, (buffer, err) => {
+      if (err !== undefined) {
+        // The client went away in the middle of its body: no member was chosen, nobody reads the answer.
+        done(Object.assign(err, { statusCode: 400 }))
+        return
+      }
+      if (buffer !== undefined) request[kBody] = buffer
+      decide(request, reply, done)
+    })
+  }
+
   const decide = (request: FastifyRequest & StickyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
     const upgrade = (request.raw as UpgradeRequest)[kUpgrade]
     let path = ''
@@ -313,6 +372,12 @@ const stickyroutePlugin: FastifyPluginAsync<StickyrouteFastifyOptions> = async (
       forwardedServer: raw['x-forwarded-server']
     }))
     if (preserveHost && raw.host !== undefined) out.host = raw.host
+    if ((request as FastifyRequest & StickyRequest)[kBody] !== undefined) {
+      // Sent from the buffer with its Content-Length (reply-from sets it), in place of the
+      // client's framing; the client's Content-Type as it was (none stays none).
+      delete out['transfer-encoding']
+      if (raw['content-type'] === undefined) delete out['content-type']
+    }
     return out
   }
   const tls = upgradeTls(proxy.undici)
@@ -320,6 +385,12 @@ const stickyroutePlugin: FastifyPluginAsync<StickyrouteFastifyOptions> = async (
   const withTimeout = (opts: ReplyOptions, decision: Routed): ReplyOptions => {
     const timeout = balancer.timeoutOf(decision)
     return timeout === undefined ? opts : { ...opts, timeout }
+  }
+  /** The options of one attempt: the member's timeout, and the kept body (sent as is: a Buffer with a content type is not re-serialised). */
+  const attemptOptions = (opts: ReplyOptions, request: FastifyRequest & StickyRequest): ReplyOptions => {
+    const out = withTimeout(opts, request[kDecision] as Routed)
+    const body = request[kBody]
+    return body === undefined ? out : { ...out, body, contentType: request.headers['content-type'] ?? 'application/octet-stream' }
   }
 
   const replyOptions: ReplyOptions = {
@@ -344,12 +415,16 @@ const stickyroutePlugin: FastifyPluginAsync<StickyrouteFastifyOptions> = async (
       if (decision === undefined || reply.sent) return
       const dest = request[kDest]
       const used = request[kReplyOptions]
-      const canRetry = dest !== undefined && used !== undefined && !hasRequestBody(request.raw.headers)
-      const outcome = balancer.upstreamError(decision, error, { canRetry })
+      // A body can be sent again when it was kept here, or when Fastify parsed it (text/plain):
+      // reply-from then sends it from memory. Only a body still streaming cannot.
+      const body: unknown = request.body
+      const kept = request[kBody] !== undefined || (body != null && !(body instanceof Stream))
+      const canRetry = dest !== undefined && used !== undefined && (kept || !hasRequestBody(request.raw.headers))
+      const outcome = balancer.upstreamError(decision, error, { canRetry, method: request.raw.method, responseStarted: reply.sent })
       if (outcome.action === 'retry') {
         request[kDecision] = outcome.decision
         request.sticky = outcome.decision
-        reply.from(dest, withTimeout({ ...used, getUpstream: replyOptions.getUpstream }, outcome.decision))
+        reply.from(dest, attemptOptions({ ...used, getUpstream: replyOptions.getUpstream }, request))
         return
       }
       if (!outcome.decision.ok) {
@@ -369,7 +444,7 @@ const stickyroutePlugin: FastifyPluginAsync<StickyrouteFastifyOptions> = async (
       if (decision !== undefined) balancer.finished(decision)
       done()
     })
-    instance.addHook('preHandler', decide)
+    instance.addHook('preHandler', readThenDecide)
     if (proxy.websocket !== false) {
       const upgrades = listenForUpgrades(instance)
       // Open WebSockets would keep the server from closing: end them (clients see the connection drop, and reconnect).
@@ -386,13 +461,16 @@ const stickyroutePlugin: FastifyPluginAsync<StickyrouteFastifyOptions> = async (
       // undici's connect timeout comes from the core option `connectTimeout`, unless the
       // application brings its own undici options or dispatcher.
       undici: proxy.undici ?? { connectTimeout: balancer.options.connectTimeoutMs },
+      // reply-from leaves its connections to the members open after app.close() unless told to
+      // destroy its agent: do, unless the application brought its own dispatcher (it owns it).
+      destroyAgent: proxy.destroyAgent ?? typeof (proxy.undici as { request?: unknown } | undefined)?.request !== 'function',
       upstream: '',
       replyOptions,
       handler (request, reply, dest, opts) {
         const r = request as FastifyRequest & StickyRequest
         r[kDest] = dest
         r[kReplyOptions] = opts
-        return reply.from(dest, withTimeout(opts, r[kDecision] as Routed))
+        return reply.from(dest, attemptOptions(opts, r))
       }
     })
   }, { prefix })
