@@ -24,6 +24,7 @@ import { request as httpsRequest } from 'node:https'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { ConnectionOptions } from 'node:tls'
+import { watchConnect } from './streams.js'
 
 /** One upgrade to forward: what the adapter knows, and hooks for what it wants to observe (all required, so each adapter says what it does with them). */
 export interface UpgradeForwarding {
@@ -210,14 +211,4 @@ export function forwardUpgrade (forwarding: UpgradeForwarding): void {
   socket.on('data', early)
   socket.once('end', gaveUp)
   attempt(forwarding.decision)
-}
-
-/** Node's HTTP client has no connect timeout: give up after `ms`, as a connect failure. */
-function watchConnect (outgoing: ClientRequest, socket: Socket, ms: number): void {
-  const timer = setTimeout(() => {
-    outgoing.destroy(Object.assign(new Error(`connect ETIMEDOUT: no connection within ${ms} ms`), { code: 'ETIMEDOUT', syscall: 'connect' }))
-  }, ms)
-  const clear = (): void => { clearTimeout(timer) }
-  socket.once('connect', clear)
-  socket.once('close', clear)
 }

@@ -27,7 +27,7 @@ import type { Socket } from 'node:net'
 import { hostname } from 'node:os'
 import { Readable, type Duplex } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
-import { forwardUpgrade, nodeHealthIo, writeBalancerResponse } from '@stickyroute/core/node'
+import { forwardUpgrade, nodeHealthIo, readBody, watchConnect, writeBalancerResponse } from '@stickyroute/core/node'
 
 /** Options of http-proxy-middleware that stickyroute passes through; the ones it owns are left out. */
 export type ProxyOptions = Omit<HpmOptions<IncomingMessage, ServerResponse>, 'target' | 'router' | 'changeOrigin' | 'xfwd' | 'forward' | 'ws' | 'ejectPlugins'>
@@ -165,38 +165,6 @@ function onMemberTimeout (this: OutgoingRequest): void {
   this.destroy(Object.assign(new Error('the member did not answer within its timeout'), { code: 'ESOCKETTIMEDOUT' }))
 }
 
-/**
- * Reads `stream` to its end, unless it turns out longer than `limit`: what was read is then put
- * back (`unshift`) and the stream is left paused, to be streamed as it comes. Calls `done` once:
- * with the body, with `undefined` (too long), or with an error (the client went away).
- */
-function readBody (stream: Readable, limit: number, done: (body: Buffer | undefined, err?: Error) => void): void {
-  const chunks: Buffer[] = []
-  let size = 0
-  const finish = (body: Buffer | undefined, err?: Error): void => {
-    stream.off('data', onData)
-    stream.off('end', onEnd)
-    stream.off('error', onGone)
-    stream.off('close', onGone)
-    done(body, err)
-  }
-  const onData = (chunk: Buffer): void => {
-    chunks.push(chunk)
-    size += chunk.length
-    if (size <= limit) return
-    stream.pause()
-    finish(undefined)
-    stream.unshift(Buffer.concat(chunks, size))
-  }
-  const onEnd = (): void => { finish(Buffer.concat(chunks, size)) }
-  // An aborted upload ends in 'error' or in 'close' before 'end': either way the client is gone.
-  const onGone = (): void => { finish(undefined, new Error('the client closed the connection before the end of its body')) }
-  stream.on('data', onData)
-  stream.once('end', onEnd)
-  stream.once('error', onGone)
-  stream.once('close', onGone)
-}
-
 /** http-proxy's web pass signature (see `bodyPass`). */
 type WebPass = (req: IncomingMessage, res: ServerResponse, options: { buffer?: Readable }) => boolean | undefined
 
@@ -279,18 +247,7 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
   const { preserveHost, retryBodyLimit } = balancer.options
   const server = hostname()
 
-  // Node's http client has no connect timeout: a member whose host drops connection attempts
-  // would hold the request for minutes. Give up after `connectTimeout`, as a connect failure.
   const { connectTimeoutMs } = balancer.options
-  function watchConnect (outgoing: ClientRequest, socket: Socket): void {
-    if (!socket.connecting) return // a kept-alive connection
-    const timer = setTimeout(() => {
-      outgoing.destroy(Object.assign(new Error(`connect ETIMEDOUT: no connection within ${connectTimeoutMs} ms`), { code: 'ETIMEDOUT', syscall: 'connect' }))
-    }, connectTimeoutMs)
-    const clear = (): void => { clearTimeout(timer) }
-    socket.once('connect', clear)
-    socket.once('close', clear)
-  }
 
   /** X-Forwarded-* for the member, for plain requests and upgrades alike. */
   const forwarded = (req: IncomingMessage): ForwardedHeaders => {
@@ -384,7 +341,7 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
           outgoing.once('timeout', onMemberTimeout)
         }
         // http-proxy emits proxyReq from the request's 'socket' event: the socket is there already.
-        if (outgoing.socket !== null) watchConnect(outgoing, outgoing.socket)
+        if (outgoing.socket !== null) watchConnect(outgoing, outgoing.socket, connectTimeoutMs)
         const fwd = forwarded(req)
         proxyReq.setHeader('x-forwarded-for', fwd['x-forwarded-for'])
         proxyReq.setHeader('x-forwarded-proto', fwd['x-forwarded-proto'])

@@ -24,7 +24,7 @@ import type { Socket } from 'node:net'
 import { hostname } from 'node:os'
 import { Stream, type Duplex, type Readable } from 'node:stream'
 import type { ConnectionOptions } from 'node:tls'
-import { closeAfterFlush, forwardUpgrade, nodeHealthIo } from '@stickyroute/core/node'
+import { closeAfterFlush, forwardUpgrade, nodeHealthIo, readBody } from '@stickyroute/core/node'
 
 /** Options of @fastify/http-proxy that stickyroute passes through; the ones it owns are left out. */
 export type ProxyOptions = Omit<FastifyHttpProxyOptions, 'upstream' | 'prefix' | 'handler' | 'preValidation' | 'wsClientOptions' | 'wsServerOptions'> & {
@@ -99,38 +99,6 @@ interface UpgradeServer extends Server {
 }
 
 function ignore (): void {}
-
-/**
- * Reads `stream` to its end, unless it turns out longer than `limit`: what was read is then put
- * back (`unshift`) and the stream is left paused, to be streamed as it comes. Calls `done` once:
- * with the body, with `undefined` (too long), or with an error (the client went away).
- */
-function readBody (stream: Readable, limit: number, done: (body: Buffer | undefined, err?: Error) => void): void {
-  const chunks: Buffer[] = []
-  let size = 0
-  const finish = (body: Buffer | undefined, err?: Error): void => {
-    stream.off('data', onData)
-    stream.off('end', onEnd)
-    stream.off('error', onGone)
-    stream.off('close', onGone)
-    done(body, err)
-  }
-  const onData = (chunk: Buffer): void => {
-    chunks.push(chunk)
-    size += chunk.length
-    if (size <= limit) return
-    stream.pause()
-    finish(undefined)
-    stream.unshift(Buffer.concat(chunks, size))
-  }
-  const onEnd = (): void => { finish(Buffer.concat(chunks, size)) }
-  // An aborted upload ends in 'error' or in 'close' before 'end': either way the client is gone.
-  const onGone = (): void => { finish(undefined, new Error('the client closed the connection before the end of its body')) }
-  stream.on('data', onData)
-  stream.once('end', onEnd)
-  stream.once('error', onGone)
-  stream.once('close', onGone)
-}
 
 function withinPrefixes (url: string, prefixes: readonly string[]): boolean {
   const path = url.split('?', 1)[0] as string
