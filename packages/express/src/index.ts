@@ -77,7 +77,9 @@ declare global {
   }
 }
 
-// Per-request state lives on the request objects under symbols: no closures, no maps.
+// Per-request state lives on the request objects under symbols: no closures, no maps. Listeners
+// are shared functions added with on(), not once() (which wraps each one in a closure): every
+// emitter they go on lives for one request.
 const kDecision = Symbol('stickyroute.decision')
 const kUrl = Symbol('stickyroute.url')
 const kNext = Symbol('stickyroute.next')
@@ -332,13 +334,13 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
         userOn.proxyReq?.(proxyReq, req, res, opts)
         const outgoing: OutgoingRequest = proxyReq
         outgoing[kSource] = req
-        outgoing.once('timeout', onUpstreamTimeout)
+        outgoing.on('timeout', onUpstreamTimeout)
         // The member's own `timeout` (else the balancer's), on top of http-proxy's proxyTimeout.
         // Every proxied request carries its decision (the router read it).
         const timeout = balancer.timeoutOf((req as StickyMessage)[kDecision] as Routed)
         if (timeout !== undefined) {
           outgoing.setTimeout(timeout)
-          outgoing.once('timeout', onMemberTimeout)
+          outgoing.on('timeout', onMemberTimeout)
         }
         // http-proxy emits proxyReq from the request's 'socket' event: the socket is there already.
         if (outgoing.socket !== null) watchConnect(outgoing, outgoing.socket, connectTimeoutMs)
@@ -360,7 +362,7 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
         // http-proxy pipes the member's answer but does not notice when the member dies in the
         // middle of it: cut the client's response too, rather than leave it hanging.
         (proxyRes as UpstreamResponse)[kClientResponse] = res
-        proxyRes.once('close', onUpstreamClose)
+        proxyRes.on('close', onUpstreamClose)
       },
       error (err: Error, req: IncomingMessage, target: ServerResponse | Socket) {
         const r = req as StickyMessage
@@ -436,7 +438,7 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
     r[kRead] = socket.bytesRead
     r[kWritten] = socket.bytesWritten
     watchServer(socket)
-    res.once('close', onResponseClose)
+    res.on('close', onResponseClose)
     proxy(req, res, next).catch(next)
   }
 

@@ -62,24 +62,41 @@ declare module 'fastify' {
   }
 }
 
+// Per-request state: request slots declared once with decorateRequest (so every request has the
+// same shape from its construction), and one back-pointer on the response. No closures per request.
 const kDecision = Symbol('stickyroute.decision')
 const kDest = Symbol('stickyroute.dest')
 const kReplyOptions = Symbol('stickyroute.replyOptions')
-const kUpgrade = Symbol('stickyroute.upgrade')
-const kUpgrades = Symbol('stickyroute.upgrades')
 const kRead = Symbol('stickyroute.bytesRead')
 const kWritten = Symbol('stickyroute.bytesWritten')
 const kBody = Symbol('stickyroute.body')
+const kSecure = Symbol('stickyroute.secure')
+const kSocket = Symbol('stickyroute.socket')
+const kRequest = Symbol('stickyroute.request')
+const kUpgrade = Symbol('stickyroute.upgrade')
+const kUpgrades = Symbol('stickyroute.upgrades')
+const REQUEST_SLOTS = [kDecision, kDest, kReplyOptions, kRead, kWritten, kBody, kSecure, kSocket] as const
 interface StickyRequest {
-  /** The request body, read whole (up to `retryBodyLimit`) so that a failed attempt can be replayed on another member. */
-  [kBody]?: Buffer
-  [kDecision]?: Routed
-  /** The client connection's byte counts when the request arrived, for the member's traffic counters. */
-  [kRead]?: number
-  [kWritten]?: number
+  /** The decision being served (a plain request only: an upgrade's is the forwarder's), `null` before and after. */
+  [kDecision]: Routed | null
   /** Where @fastify/http-proxy sends the request, and the options it built, kept for a failover attempt. */
-  [kDest]?: string
-  [kReplyOptions]?: ReplyOptions
+  [kDest]: string | null
+  [kReplyOptions]: ReplyOptions | null
+  /** The client connection's byte counts when the request was routed, for the member's traffic counters. */
+  [kRead]: number
+  [kWritten]: number
+  /** The client connection those counts are read from (the response lets go of it when it closes). */
+  [kSocket]: Socket | null
+  /** The request body, read whole (up to `retryBodyLimit`) so that a failed attempt can be replayed on another member. */
+  [kBody]: Buffer | null
+  /** The client connection is TLS (read once: the cookie's Secure flag and X-Forwarded-Proto). */
+  [kSecure]: boolean
+}
+type Proxied = FastifyRequest & StickyRequest
+
+/** The client's response, pointing back at its request until the response closes. */
+interface AccountedResponse extends ServerResponse {
+  [kRequest]?: Proxied
 }
 
 /** An upgrade request dispatched through Fastify's router by stickyroute's `upgrade` listener: its connection and head. */
@@ -99,6 +116,9 @@ interface UpgradeServer extends Server {
 }
 
 function ignore (): void {}
+function noUpstreamYet (): string {
+  return ''
+}
 
 function withinPrefixes (url: string, prefixes: readonly string[]): boolean {
   const path = url.split('?', 1)[0] as string
@@ -173,11 +193,6 @@ function checkProxyOptions (proxy: ProxyOptions): void {
   }
 }
 
-/** @fastify/http-proxy's reply decorator: the member's path for a request, as its handler computes it. */
-interface FromParameters {
-  fromParameters: (url: string, params: unknown, prefix: string) => { url: string }
-}
-
 /** The part of a reply used to send the balancer's own answers (any server flavour of FastifyReply fits). */
 interface Sendable {
   code: (status: number) => { headers: (values: Record<string, string>) => { send: (body: string) => unknown } }
@@ -193,13 +208,18 @@ function sendBalancerResponse (reply: Sendable, response: BalancerResponse): voi
  * client's connection open although the client asked to close it.
  */
 function stripHopByHop (headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  // Last-received first: Node sends `Connection` then `Keep-Alive` last, and V8 keeps an object
+  // fast when the properties it loses are its newest ones.
+  if (headers['proxy-connection'] !== undefined) delete headers['proxy-connection']
+  if (headers['keep-alive'] !== undefined) delete headers['keep-alive']
   const connection = headers.connection
   if (connection !== undefined) {
-    for (const name of connection.split(',')) delete headers[name.trim().toLowerCase()]
+    // A lone `keep-alive` or `close` (nearly every answer) names no header but those removed here.
+    if (connection !== 'keep-alive' && connection !== 'close') {
+      for (const name of connection.split(',')) delete headers[name.trim().toLowerCase()]
+    }
     delete headers.connection
   }
-  delete headers['keep-alive']
-  delete headers['proxy-connection']
   return headers
 }
 
@@ -233,114 +253,57 @@ const stickyroutePlugin: FastifyPluginAsync<StickyrouteFastifyOptions> = async (
   const userReply = proxy.replyOptions ?? {}
 
   if (!fastify.hasRequestDecorator('sticky')) fastify.decorateRequest('sticky', null)
+  if (!fastify.hasRequestDecorator(kDecision)) {
+    for (const slot of REQUEST_SLOTS) fastify.decorateRequest<unknown>(slot, slot === kRead || slot === kWritten ? 0 : slot === kSecure ? false : null)
+  }
 
-  /** The balancer's prefix as Fastify sees it (with the prefixes of enclosing plugins), set at registration. */
-  let routePrefix = ''
+  const { retryBodyLimit, connectTimeoutMs } = balancer.options
+  const tls = upgradeTls(proxy.undici)
 
-  const { retryBodyLimit } = balancer.options
+  /** The member of the decision being served: reply-from's `getUpstream`. */
+  const getUpstream = (request: object): string => ((request as Proxied)[kDecision] as Routed).member.url
+
   /**
-   * Before a member is chosen: a body of up to `retryBodyLimit` bytes (which @fastify/http-proxy
-   * hands over as the raw stream) is read whole, so that a refused connection can be replayed on
-   * another member with the same bytes. A longer body is streamed as it comes.
+   * The response closed (answered, failed or aborted by the client): the member's in-flight count
+   * is released, its status counts for failOnStatus and its bytes for bytraffic. One listener
+   * per balancer, shared by every response (`this`).
    */
-  const readThenDecide = (request: FastifyRequest & StickyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
-    const body = request.body
-    if (!(body instanceof Stream) || bodyPlan(request.raw.headers, retryBodyLimit) !== 'buffer') {
-      decide(request, reply, done)
-      return
-    }
-    readBody(body as Readable, retryBodyLimit, (buffer, err) => {
-      if (err !== undefined) {
-        // The client went away in the middle of its body: no member was chosen, nobody reads the answer.
-        done(Object.assign(err, { statusCode: 400 }))
-        return
-      }
-      if (buffer !== undefined) request[kBody] = buffer
-      decide(request, reply, done)
-    })
-  }
-
-  const decide = (request: FastifyRequest & StickyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
-    const upgrade = (request.raw as UpgradeRequest)[kUpgrade]
-    let path = ''
-    if (upgrade !== undefined) {
-      // Where the member is asked, as for HTTP (prefix stripped, rewritePrefix applied), with the
-      // query string as received (as @fastify/http-proxy does for WebSockets). A path escaping the
-      // prefix is a 400 before any member is chosen.
-      try {
-        path = (reply as FastifyReply & FromParameters).fromParameters(request.url, request.params, routePrefix).url.split('?', 1)[0] as string
-      } catch (err) {
-        done(err as Error)
-        return
-      }
-      const q = request.url.indexOf('?')
-      if (q !== -1) path += request.url.slice(q)
-    }
-    const decision = balancer.select({ cookie: request.headers.cookie, url: request.raw.url, secure: request.protocol === 'https' })
-    if (!decision.ok) {
-      sendBalancerResponse(reply, SERVICE_UNAVAILABLE)
-      return
-    }
-    request.sticky = decision
-    if (upgrade !== undefined) {
-      // The connection is the forwarder's from here: it holds the decision (busy) until the
-      // connection closes, and fails over before anything is written to the client.
-      reply.hijack()
-      forwardUpgrade({
-        balancer,
-        req: request.raw,
-        socket: upgrade.socket,
-        head: upgrade.head,
-        decision,
-        path,
-        headers: d => rewriteRequestHeaders(request, { ...request.raw.headers, host: new URL(d.member.url).host }),
-        connectTimeoutMs: balancer.options.connectTimeoutMs,
-        tls,
-        onDecision: d => { request.sticky = d.ok ? d : null },
-        // @fastify/http-proxy's events belong to its own WebSocket proxy, which is not used.
-        onRequest: ignore,
-        onOpen: ignore,
-        onClose: ignore
-      })
-      return
-    }
-    request[kDecision] = decision
-    const socket = request.raw.socket
-    request[kRead] = socket.bytesRead
-    request[kWritten] = socket.bytesWritten
-    done()
-  }
-
-  /** The response is over: the member's status (for failOnStatus) and the bytes (for bytraffic) count. */
-  const finish = (request: FastifyRequest & StickyRequest, reply: FastifyReply, done: () => void): void => {
+  const onResponseClose = function (this: AccountedResponse): void {
+    const request = this[kRequest] as Proxied
+    this[kRequest] = undefined
     const decision = request[kDecision]
-    if (decision !== undefined) {
-      const socket = request.raw.socket
-      balancer.finished(decision, {
-        status: reply.statusCode,
-        bytesSent: socket.bytesRead - (request[kRead] as number),
-        bytesReceived: socket.bytesWritten - (request[kWritten] as number)
-      })
-    }
-    done()
+    if (decision === null) return
+    request[kDecision] = null
+    const socket = request[kSocket] as Socket
+    request[kSocket] = null
+    balancer.finished(decision, {
+      status: this.statusCode,
+      bytesSent: socket.bytesRead - request[kRead],
+      bytesReceived: socket.bytesWritten - request[kWritten]
+    })
   }
 
   /** The headers a member sees, for plain requests and upgrades alike: the application's hook first, then X-Forwarded-* and Host. */
   const rewriteRequestHeaders = (request: ProxiedRequest, headers: IncomingHttpHeaders): IncomingHttpHeaders => {
     const out = userReply.rewriteRequestHeaders === undefined ? headers : userReply.rewriteRequestHeaders(request, headers)
     const raw = request.raw.headers
-    Object.assign(out, forwardedHeaders({
+    const r = request as Proxied
+    const fwd = forwardedHeaders({
       host: raw.host,
       remoteAddress: request.raw.socket.remoteAddress,
-      secure: request.protocol === 'https',
+      secure: r[kSecure],
       forwardedFor: raw['x-forwarded-for'],
       forwardedHost: raw['x-forwarded-host'],
       forwardedProto: raw['x-forwarded-proto'],
       server,
       forwardedServer: raw['x-forwarded-server']
-    }))
+    })
+    out['x-forwarded-for'] = fwd['x-forwarded-for']
+    out['x-forwarded-proto'] = fwd['x-forwarded-proto']
+    if (fwd['x-forwarded-host'] !== undefined) out['x-forwarded-host'] = fwd['x-forwarded-host']
+    if (fwd['x-forwarded-server'] !== undefined) out['x-forwarded-server'] = fwd['x-forwarded-server']
     if (preserveHost && raw.host !== undefined) out.host = raw.host
-    if ((request as FastifyRequest & StickyRequest)[kBody] !== undefined) {
+    if (r[kBody] !== null) {
       // Sent from the buffer with its Content-Length (reply-from sets it), in place of the
       // client's framing; the client's Content-Type as it was (none stays none).
       delete out['transfer-encoding']
@@ -348,55 +311,138 @@ const stickyroutePlugin: FastifyPluginAsync<StickyrouteFastifyOptions> = async (
     }
     return out
   }
-  const tls = upgradeTls(proxy.undici)
-  /** The member's own `timeout` (else the balancer's), as reply-from's per-request `timeout`. */
-  const withTimeout = (opts: ReplyOptions, decision: Routed): ReplyOptions => {
-    const timeout = balancer.timeoutOf(decision)
-    return timeout === undefined ? opts : { ...opts, timeout }
-  }
-  /** The options of one attempt: the member's timeout, and the kept body (sent as is: a Buffer with a content type is not re-serialised). */
-  const attemptOptions = (opts: ReplyOptions, request: FastifyRequest & StickyRequest): ReplyOptions => {
-    const out = withTimeout(opts, request[kDecision] as Routed)
+
+  /**
+   * The reply-from options of an attempt, built once per set of @fastify/http-proxy options and
+   * member timeout, not per request: ours on top of theirs, and the member's own `timeout` (else
+   * the balancer's) as reply-from's per-request `timeout`.
+   */
+  let optionsOf: ReplyOptions['rewriteHeaders']
+  let byTimeout = new Map<number | undefined, ReplyOptions>()
+  const attemptOptions = (opts: ReplyOptions, request: Proxied): ReplyOptions => {
+    // @fastify/http-proxy hands every request a fresh copy of the same options (see
+    // `replyOptions.getUpstream`), with its own rewriteHeaders wrapper: that names the set.
+    if (opts.rewriteHeaders !== optionsOf) {
+      optionsOf = opts.rewriteHeaders
+      byTimeout = new Map()
+    }
+    const timeout = balancer.timeoutOf(request[kDecision] as Routed)
+    let out = byTimeout.get(timeout)
+    if (out === undefined) {
+      const built: ReplyOptions = timeout === undefined ? { ...opts, getUpstream } : { ...opts, getUpstream, timeout }
+      byTimeout.set(timeout, built)
+      out = built
+    }
+    // The kept body is sent as is (a Buffer with a content type is not re-serialised).
     const body = request[kBody]
-    return body === undefined ? out : { ...out, body, contentType: request.headers['content-type'] ?? 'application/octet-stream' }
+    return body === null ? out : { ...out, body, contentType: request.headers['content-type'] ?? 'application/octet-stream' }
+  }
+
+  /**
+   * @fastify/http-proxy's handler: a body of up to `retryBodyLimit` bytes (which it hands over as
+   * the raw stream) is read whole first, so that a refused connection can be replayed on another
+   * member with the same bytes. A longer body is streamed as it comes.
+   */
+  const handler = (request: FastifyRequest, reply: FastifyReply, dest: string, opts: ReplyOptions): FastifyReply => {
+    const body = request.body
+    if (!(body instanceof Stream) || bodyPlan(request.raw.headers, retryBodyLimit) !== 'buffer') return route(request as Proxied, reply, dest, opts)
+    readBody(body as Readable, retryBodyLimit, (buffer, err) => {
+      if (err !== undefined) {
+        // The client went away in the middle of its body: no member was chosen, nobody reads the answer.
+        reply.send(Object.assign(err, { statusCode: 400 }))
+        return
+      }
+      if (buffer !== undefined) (request as Proxied)[kBody] = buffer
+      route(request as Proxied, reply, dest, opts)
+    })
+    return reply
+  }
+
+  /** Chooses the member and sends the request (or the upgrade) to it; the balancer answers 503 itself when none can serve. */
+  const route = (request: Proxied, reply: FastifyReply, dest: string, opts: ReplyOptions): FastifyReply => {
+    const raw = request.raw
+    const secure = request.protocol === 'https'
+    request[kSecure] = secure
+    const decision = balancer.select({ cookie: raw.headers.cookie, url: raw.url, secure })
+    if (!decision.ok) {
+      sendBalancerResponse(reply, SERVICE_UNAVAILABLE)
+      return reply
+    }
+    request.sticky = decision
+    const upgrade = (raw as UpgradeRequest)[kUpgrade]
+    if (upgrade !== undefined) {
+      // The connection is the forwarder's from here: it holds the decision (busy) until the
+      // connection closes, and fails over before anything is written to the client. The member
+      // is asked for the path as for HTTP, with the query string as received (as
+      // @fastify/http-proxy does for WebSockets).
+      reply.hijack()
+      const q = request.url.indexOf('?')
+      forwardUpgrade({
+        balancer,
+        req: raw,
+        socket: upgrade.socket,
+        head: upgrade.head,
+        decision,
+        path: q === -1 ? dest : dest + request.url.slice(q),
+        headers: d => rewriteRequestHeaders(request, { ...raw.headers, host: new URL(d.member.url).host }),
+        connectTimeoutMs,
+        tls,
+        onDecision: d => { request.sticky = d.ok ? d : null },
+        // @fastify/http-proxy's events belong to its own WebSocket proxy, which is not used.
+        onRequest: ignore,
+        onOpen: ignore,
+        onClose: ignore
+      })
+      return reply
+    }
+    request[kDecision] = decision
+    request[kDest] = dest
+    request[kReplyOptions] = opts
+    const socket = raw.socket
+    request[kSocket] = socket
+    request[kRead] = socket.bytesRead
+    request[kWritten] = socket.bytesWritten
+    const res = reply.raw as AccountedResponse
+    res[kRequest] = request
+    res.on('close', onResponseClose)
+    return reply.from(dest, attemptOptions(opts, request))
   }
 
   const replyOptions: ReplyOptions = {
     ...userReply,
-    getUpstream (request) {
-      // Called only after the preHandler routed the request (it answers itself otherwise).
-      return ((request as FastifyRequest & StickyRequest)[kDecision] as Routed).member.url
-    },
+    // @fastify/http-proxy wants a getUpstream when `upstream` is '': the member is chosen later,
+    // in the handler (after the body is read), and attemptOptions gives reply-from the real one.
+    getUpstream: noUpstreamYet,
     rewriteRequestHeaders,
     rewriteHeaders (headers, request) {
       const out = userReply.rewriteHeaders === undefined ? stripHopByHop(headers) : userReply.rewriteHeaders(stripHopByHop(headers), request)
-      const cookie = (request as FastifyRequest & StickyRequest)[kDecision]?.setCookie
+      const cookie = (request as Proxied)[kDecision]?.setCookie
       return cookie === undefined ? out : appendSetCookie(out, cookie)
     },
     // A member's own 503 is its answer (Apache passes it through): unless the application says
     // otherwise, do not let reply-from retry it ten times.
     retryDelay: userReply.retryDelay ?? (({ err, req, res, attempt, getDefaultDelay }) => res === undefined ? getDefaultDelay(req, res, err, attempt) : null),
     onError (reply, { error }) {
-      const request = reply.request as FastifyRequest & StickyRequest
+      const request = reply.request as Proxied
       const decision = request[kDecision]
       /* c8 ignore next: reply-from calls onError only for requests this plugin routed and has not answered */
-      if (decision === undefined || reply.sent) return
+      if (decision === null || reply.sent) return
       const dest = request[kDest]
       const used = request[kReplyOptions]
       // A body can be sent again when it was kept here, or when Fastify parsed it (text/plain):
       // reply-from then sends it from memory. Only a body still streaming cannot.
       const body: unknown = request.body
-      const kept = request[kBody] !== undefined || (body != null && !(body instanceof Stream))
-      const canRetry = dest !== undefined && used !== undefined && (kept || !hasRequestBody(request.raw.headers))
+      const kept = request[kBody] !== null || (body != null && !(body instanceof Stream))
+      const canRetry = dest !== null && used !== null && (kept || !hasRequestBody(request.raw.headers))
       const outcome = balancer.upstreamError(decision, error, { canRetry, method: request.raw.method, responseStarted: reply.sent })
       if (outcome.action === 'retry') {
         request[kDecision] = outcome.decision
         request.sticky = outcome.decision
-        reply.from(dest, attemptOptions({ ...used, getUpstream: replyOptions.getUpstream }, request))
+        reply.from(dest as string, attemptOptions(used as ReplyOptions, request))
         return
       }
       if (!outcome.decision.ok) {
-        delete request[kDecision]
+        request[kDecision] = null
         request.sticky = null
       }
       if (outcome.close) reply.header('connection', 'close')
@@ -405,14 +451,6 @@ const stickyroutePlugin: FastifyPluginAsync<StickyrouteFastifyOptions> = async (
   }
 
   await fastify.register(async function stickyrouteProxy (instance: FastifyInstance) {
-    routePrefix = instance.prefix
-    instance.addHook('onResponse', finish)
-    instance.addHook('onRequestAbort', (request: FastifyRequest & StickyRequest, done: () => void) => {
-      const decision = request[kDecision]
-      if (decision !== undefined) balancer.finished(decision)
-      done()
-    })
-    instance.addHook('preHandler', readThenDecide)
     if (proxy.websocket !== false) {
       const upgrades = listenForUpgrades(instance)
       // Open WebSockets would keep the server from closing: end them (clients see the connection drop, and reconnect).
@@ -428,18 +466,13 @@ const stickyroutePlugin: FastifyPluginAsync<StickyrouteFastifyOptions> = async (
       websocket: false,
       // undici's connect timeout comes from the core option `connectTimeout`, unless the
       // application brings its own undici options or dispatcher.
-      undici: proxy.undici ?? { connectTimeout: balancer.options.connectTimeoutMs },
+      undici: proxy.undici ?? { connectTimeout: connectTimeoutMs },
       // reply-from leaves its connections to the members open after app.close() unless told to
       // destroy its agent: do, unless the application brought its own dispatcher (it owns it).
       destroyAgent: proxy.destroyAgent ?? typeof (proxy.undici as { request?: unknown } | undefined)?.request !== 'function',
       upstream: '',
       replyOptions,
-      handler (request, reply, dest, opts) {
-        const r = request as FastifyRequest & StickyRequest
-        r[kDest] = dest
-        r[kReplyOptions] = opts
-        return reply.from(dest, attemptOptions(opts, r))
-      }
+      handler
     })
   }, { prefix })
 }

@@ -11,6 +11,8 @@ import { httpsGet, selfSignedCertificate } from '../../../test/helpers/tls.js'
 import { openWs, startWsMember, wsEcho } from '../../../test/helpers/ws-upstreams.js'
 import { balancerSeen, busyWhen, watchBalancers } from '../../../test/websocket/harness.js'
 import { WebSocketServer } from 'ws'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 
 async function withUpstreams (t: Test, routes = ['a', 'b']): Promise<Upstreams> {
   const up = await Upstreams.start(routes)
@@ -295,4 +297,22 @@ t.test('balancer events go to the app\'s logger; health checks run from ready() 
   ])
   await app.close()
   t.equal(app.stickyroute.checking, false, 'stopped when the app closes')
+})
+
+t.test('headers the member names in its Connection header stay between it and the gateway', async t => {
+  const member = createServer((_req, res) => {
+    res.writeHead(200, { connection: 'keep-alive, X-Member-Hop', 'x-member-hop': 'gateway only', 'x-end-to-end': 'client too', 'proxy-connection': 'keep-alive', 'content-length': '2' })
+    res.end('ok')
+  })
+  await new Promise<void>(resolve => member.listen(0, '127.0.0.1', () => resolve()))
+  t.teardown(() => { member.closeAllConnections(); member.close() })
+  const app = Fastify()
+  await app.register(stickyroute, { members: [{ url: `http://127.0.0.1:${(member.address() as AddressInfo).port}`, route: 'm' }], routeCookie: 'ROUTEID' })
+  const origin = await listen(t, app)
+  const res = await send(origin, { path: '/' })
+  t.equal(res.status, 200)
+  t.equal(res.headers['x-member-hop'], undefined, 'a header listed in the member\'s Connection is not passed on')
+  t.equal(res.headers['x-end-to-end'], 'client too', 'the others are')
+  t.equal(res.headers['proxy-connection'], undefined, 'nor is the legacy Proxy-Connection')
+  t.not(res.headers['connection'], 'keep-alive, X-Member-Hop', 'the member\'s Connection header is not passed on')
 })
