@@ -13,12 +13,28 @@ import type { Readable } from 'node:stream'
  */
 export function watchConnect (outgoing: ClientRequest, socket: Socket, ms: number): void {
   if (!socket.connecting) return
-  const timer = setTimeout(() => {
-    outgoing.destroy(Object.assign(new Error(`connect ETIMEDOUT: no connection within ${ms} ms`), { code: 'ETIMEDOUT', syscall: 'connect' }))
-  }, ms)
-  const clear = (): void => { clearTimeout(timer) }
-  socket.once('connect', clear)
-  socket.once('close', clear)
+  // No closures: this runs for every new connection to a member.
+  const watched = socket as WatchedSocket
+  watched[kConnectTimer] = setTimeout(connectTimedOut, ms, outgoing, ms)
+  socket.on('connect', connectSettled)
+  socket.on('close', connectSettled)
+}
+
+const kConnectTimer = Symbol('stickyroute.connectTimer')
+interface WatchedSocket extends Socket {
+  [kConnectTimer]?: NodeJS.Timeout | undefined
+}
+
+function connectTimedOut (outgoing: ClientRequest, ms: number): void {
+  outgoing.destroy(Object.assign(new Error(`connect ETIMEDOUT: no connection within ${ms} ms`), { code: 'ETIMEDOUT', syscall: 'connect' }))
+}
+
+/** The socket connected or closed: the connect timer is over. `this` is the socket. */
+function connectSettled (this: WatchedSocket): void {
+  const timer = this[kConnectTimer]
+  if (timer === undefined) return
+  clearTimeout(timer)
+  this[kConnectTimer] = undefined
 }
 
 /**
