@@ -330,6 +330,7 @@ const stickyroutePlugin: FastifyPluginAsync<StickyrouteFastifyOptions> = async (
     let out = byTimeout.get(timeout)
     if (out === undefined) {
       const built: ReplyOptions = timeout === undefined ? { ...opts, getUpstream } : { ...opts, getUpstream, timeout }
+      // One entry per distinct member timeout (a few: they come from the members' options).
       byTimeout.set(timeout, built)
       out = built
     }
@@ -427,18 +428,19 @@ const stickyroutePlugin: FastifyPluginAsync<StickyrouteFastifyOptions> = async (
       const decision = request[kDecision]
       /* c8 ignore next: reply-from calls onError only for requests this plugin routed and has not answered */
       if (decision === null || reply.sent) return
-      const dest = request[kDest]
-      const used = request[kReplyOptions]
+      // Set with the decision (route()), so they are there whenever it is.
+      const dest = request[kDest] as string
+      const used = request[kReplyOptions] as ReplyOptions
       // A body can be sent again when it was kept here, or when Fastify parsed it (text/plain):
       // reply-from then sends it from memory. Only a body still streaming cannot.
       const body: unknown = request.body
       const kept = request[kBody] !== null || (body != null && !(body instanceof Stream))
-      const canRetry = dest !== null && used !== null && (kept || !hasRequestBody(request.raw.headers))
+      const canRetry = kept || !hasRequestBody(request.raw.headers)
       const outcome = balancer.upstreamError(decision, error, { canRetry, method: request.raw.method, responseStarted: reply.sent })
       if (outcome.action === 'retry') {
         request[kDecision] = outcome.decision
         request.sticky = outcome.decision
-        reply.from(dest as string, attemptOptions(used as ReplyOptions, request))
+        reply.from(dest, attemptOptions(used, request))
         return
       }
       if (!outcome.decision.ok) {
