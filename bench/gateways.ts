@@ -14,7 +14,7 @@ import { Agent, createServer, type RequestListener, type Server } from 'node:htt
 import type { AddressInfo } from 'node:net'
 
 const GATEWAY_NAMES = [
-  'fastify-bare', 'fastify-sticky', 'express-bare', 'express-sticky', 'express-bare-keepalive', 'express-sticky-keepalive'
+  'fastify-bare', 'fastify-sticky', 'express-bare', 'express-sticky', 'express-bare-keepalive', 'express-sticky-noagent'
 ] as const
 export type GatewayName = typeof GATEWAY_NAMES[number]
 
@@ -108,15 +108,17 @@ export async function startGateway (name: GatewayName, upstreams: readonly strin
     case 'express-bare':
     case 'express-sticky':
     case 'express-bare-keepalive':
-    case 'express-sticky-keepalive': {
+    case 'express-sticky-noagent': {
       const app = express()
       // As commonly configured, http-proxy has no agent: one upstream connection per request, and
-      // the member's `Connection: close` answer closes the client's connection too. The
-      // -keepalive variants give both the same keep-alive agent.
-      const agent = name.endsWith('-keepalive') ? new Agent({ keepAlive: true }) : undefined
-      const proxy = agent === undefined ? {} : { agent }
-      if (name.startsWith('express-bare')) app.use(createProxyMiddleware({ target: bareTarget, changeOrigin: true, ...proxy }))
-      else app.use(stickyrouteMiddleware({ members, routeCookie: ROUTE_COOKIE, proxy }))
+      // the member's `Connection: close` answer closes the client's connection too. stickyroute
+      // keeps its member connections alive by default; `express-sticky-noagent` turns that off
+      // (like for like with `express-bare`), `express-bare-keepalive` gives the bare middleware a
+      // keep-alive agent (like for like with `express-sticky`).
+      const agent = name === 'express-bare-keepalive' ? new Agent({ keepAlive: true }) : undefined
+      if (name === 'express-bare') app.use(createProxyMiddleware({ target: bareTarget, changeOrigin: true }))
+      else if (agent !== undefined) app.use(createProxyMiddleware({ target: bareTarget, changeOrigin: true, agent }))
+      else app.use(stickyrouteMiddleware({ members, routeCookie: ROUTE_COOKIE, proxy: name === 'express-sticky-noagent' ? { agent: false } : {} }))
       const server = await listen(app)
       return {
         ports: [portOf(server)],

@@ -13,10 +13,9 @@
  * Environment:
  *   BENCH_RUNS=3             alternating rounds (measured runs per target)
  *   BENCH_DURATION=5         seconds per measured run
- *   BENCH_WARMUP=4           seconds of warm-up of every fresh gateway before it is measured
+ *   BENCH_WARMUP=3           seconds of warm-up of every fresh gateway before it is measured
  *   BENCH_CONNECTIONS=50     autocannon connections (halved per gateway in the concurrent A/B runs)
  *   BENCH_PAIRED_RUNS=3      rounds of the concurrent A/B cross-check (0 skips it)
- *   BENCH_EXPRESS_KEEPALIVE=1  also measure bare and sticky Express with a keep-alive agent (informational)
  *   BENCH_ONLY=core|http|memory   one part (or a comma list); results.md is written only when all ran
  *   BENCH_MEMORY_CLIENTS=100000, BENCH_MEMORY_BASELINE=1000, BENCH_MEMORY_WARMUP=10000
  *   BENCH_MEMORY_CONTROLS=1  also measure each bare proxy under the same traffic (0 skips it)
@@ -61,10 +60,9 @@ async function main (): Promise<void> {
   const httpOptions: HttpOptions = {
     runs: intFromEnv('BENCH_RUNS', 3, 1),
     duration: intFromEnv('BENCH_DURATION', 5, 1),
-    warmup: intFromEnv('BENCH_WARMUP', 4, 0),
+    warmup: intFromEnv('BENCH_WARMUP', 3, 0),
     connections,
-    pairedRuns: intFromEnv('BENCH_PAIRED_RUNS', 3, 0),
-    keepAlive: intFromEnv('BENCH_EXPRESS_KEEPALIVE', 0, 0) > 0
+    pairedRuns: intFromEnv('BENCH_PAIRED_RUNS', 3, 0)
   }
   const memoryOptions: MemoryOptions = {
     connections,

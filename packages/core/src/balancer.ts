@@ -101,8 +101,12 @@ export interface Unavailable {
 
 /** What to do after the request to the member failed: see {@link Balancer.upstreamError}. */
 export type UpstreamErrorAction =
-  /** Send the same request again, to `decision.member` (the new decision replaces the old one). */
-  | { readonly action: 'retry', readonly decision: Routed }
+  /**
+   * Send the same request again, to `decision.member` (the new decision replaces the old one).
+   * With `newConnection`, the member is the same and the request must go out on a connection of
+   * its own, not on another kept-alive one (see `reusedConnection`).
+   */
+  | { readonly action: 'retry', readonly decision: Routed, readonly newConnection: boolean }
   /** Answer with the balancer's own `response` (no balancer cookie); with `close`, also close the client connection (its body was not read). */
   | { readonly action: 'respond', readonly response: BalancerResponse, readonly close: boolean, readonly decision: Decision }
 
@@ -121,6 +125,14 @@ export interface UpstreamErrorContext {
   readonly method?: string | undefined
   /** Some of the member's answer had been received (its status line): the request is never sent again. */
   readonly responseStarted?: boolean | undefined
+  /**
+   * The request went out on a kept-alive connection that had served earlier requests (Node's
+   * `ClientRequest.reusedSocket`), and was not already sent again for that reason. A reset before
+   * any answer then most likely means the member had closed that idle connection as the request
+   * reached it: an idempotent request that can be sent again is retried on the same member over a
+   * new connection, without counting a failure or re-pinning the client.
+   */
+  readonly reusedConnection?: boolean | undefined
 }
 
 /** How a request ended, for {@link Balancer.finished}. Every field is optional. */
@@ -291,8 +303,10 @@ export class Balancer {
    * member is left, 502 when the body could not be replayed or the member failed mid-request,
    * 504 when the member did not answer in time (with `failOnTimeout`, the member goes in error).
    * A reset before any answer (the member died with the request in flight) on an idempotent
-   * request that can be sent again is a failover too; any other reset is a 502, and the member
-   * is not put in error (it may have been this request that killed the connection).
+   * request that can be sent again is a failover too, unless it came on a reused kept-alive
+   * connection (`reusedConnection`: sent again to the same member, on a new connection); any
+   * other reset is a 502, and the member is not put in error (it may have been this request that
+   * killed the connection).
    */
   upstreamError (decision: Routed, error: unknown, context: UpstreamErrorContext): UpstreamErrorAction {
     const d = this.#own(decision)
@@ -300,7 +314,7 @@ export class Balancer {
     if (code !== undefined) {
       if (context.canRetry) {
         const next = this.#failover(d, code)
-        return next.ok ? { action: 'retry', decision: next } : { action: 'respond', response: SERVICE_UNAVAILABLE, close: false, decision: next }
+        return next.ok ? { action: 'retry', decision: next, newConnection: false } : { action: 'respond', response: SERVICE_UNAVAILABLE, close: false, decision: next }
       }
       this.#fail(d, 'connect-failure', code)
       return { action: 'respond', response: BAD_GATEWAY, close: true, decision: d }
@@ -314,8 +328,10 @@ export class Balancer {
     // After the timeout check: a gateway giving up on a silent member resets the request itself.
     const reset = resetCode(error)
     if (reset !== undefined && context.canRetry && context.responseStarted !== true && isIdempotent(context.method)) {
+      // A member closing an idle kept-alive connection is not a member failing.
+      if (context.reusedConnection === true) return { action: 'retry', decision: d, newConnection: true }
       const next = this.#failover(d, `${reset} before any answer`)
-      return next.ok ? { action: 'retry', decision: next } : { action: 'respond', response: SERVICE_UNAVAILABLE, close: false, decision: next }
+      return next.ok ? { action: 'retry', decision: next, newConnection: false } : { action: 'respond', response: SERVICE_UNAVAILABLE, close: false, decision: next }
     }
     this.#countFailure(d)
     return { action: 'respond', response: BAD_GATEWAY, close: false, decision: d }

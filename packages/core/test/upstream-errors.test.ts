@@ -79,9 +79,43 @@ t.test('upstreamError(): resets, methods and answers', async t => {
     t.equal(balancer.member('b').busy, 0, `${row.name}: b released`)
     t.equal(balancer.member('b').failures, 1, `${row.name}: one failure counted`)
     if (r.action === 'retry') {
+      t.equal(r.newConnection, false, `${row.name}: to another member`)
       t.equal(r.decision.routeChanged, true, `${row.name}: re-pinned`)
       t.match(r.decision.setCookie, /^ROUTEID=\.c;/, `${row.name}: new cookie`)
       balancer.finished(r.decision, { status: 200 })
+    }
+  }
+})
+
+t.test('a reset before any answer on a reused kept-alive connection: same member, new connection, no failure', async t => {
+  const cases: Array<{ name: string, error: unknown, context: UpstreamErrorContext, expected: string | [number, boolean], failures: number, inError: boolean }> = [
+    { name: 'GET, socket hang up', error: hangUp, context: { canRetry: true, method: 'GET', reusedConnection: true }, expected: 'same b', failures: 0, inError: false },
+    { name: 'DELETE, EPIPE', error: epipe, context: { canRetry: true, method: 'DELETE', reusedConnection: true }, expected: 'same b', failures: 0, inError: false },
+    // Not known to be safe to send twice: the usual answers.
+    { name: 'POST: 502', error: hangUp, context: { canRetry: true, method: 'POST', reusedConnection: true }, expected: [502, false], failures: 1, inError: false },
+    { name: 'GET, body streamed: 502', error: hangUp, context: { canRetry: false, method: 'GET', reusedConnection: true }, expected: [502, false], failures: 1, inError: false },
+    { name: 'GET, answer started: 502', error: hangUp, context: { canRetry: true, method: 'GET', reusedConnection: true, responseStarted: true }, expected: [502, false], failures: 1, inError: false },
+    // Already sent again on a new connection (reusedConnection false): a failover.
+    { name: 'GET, second reset', error: hangUp, context: { canRetry: true, method: 'GET', reusedConnection: false }, expected: 'retry c', failures: 1, inError: true },
+    // Not a reset: a refused connection is the member's, whatever the connection before.
+    { name: 'GET refused', error: connectError, context: { canRetry: true, method: 'GET', reusedConnection: true }, expected: 'retry c', failures: 1, inError: true },
+    { name: 'GET timeout', error: timeoutError, context: { canRetry: true, method: 'GET', reusedConnection: true }, expected: [504, false], failures: 1, inError: false }
+  ]
+  for (const c of cases) {
+    const balancer = createBalancer({ members: MEMBERS, routeCookie: 'ROUTEID', now: () => 1_000_000 })
+    balancer.finished(balancer.select({}))
+    const d = routed(t, balancer.select({ cookie: 'ROUTEID=.b' }), c.name)
+    const r = balancer.upstreamError(d, c.error, c.context)
+    const got = r.action === 'retry' ? (r.newConnection ? `same ${r.decision.route}` : `retry ${r.decision.route}`) : [r.response.status, r.close]
+    t.same(got, c.expected, `${c.name}: answer`)
+    t.equal(balancer.member('b').failures, c.failures, `${c.name}: failures of b`)
+    t.equal(balancer.member('b').inError, c.inError, `${c.name}: b in error`)
+    if (r.action === 'retry' && r.newConnection) {
+      t.equal(r.decision, d, `${c.name}: the same decision`)
+      t.equal(r.decision.routeChanged, false, `${c.name}: not re-pinned`)
+      t.equal(balancer.member('b').busy, 1, `${c.name}: still in flight on b`)
+      balancer.finished(r.decision, { status: 200 })
+      t.equal(balancer.member('b').busy, 0, `${c.name}: released once answered`)
     }
   }
 })

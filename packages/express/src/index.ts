@@ -22,12 +22,14 @@ import {
 } from '@stickyroute/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { createProxyMiddleware, type Options as HpmOptions } from 'http-proxy-middleware'
-import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http'
+import type { Agent as HttpAgent, ClientRequest, IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { hostname } from 'node:os'
 import { Readable, type Duplex } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
 import { forwardUpgrade, nodeHealthIo, readBody, watchConnect, writeBalancerResponse } from '@stickyroute/core/node'
+import { closeIdle, memberAgents, noteKeepAlive } from './agents.js'
+import { proxyTarget, type ProxyTarget } from './target.js'
 
 /** Options of http-proxy-middleware that stickyroute passes through; the ones it owns are left out. */
 export type ProxyOptions = Omit<HpmOptions<IncomingMessage, ServerResponse>, 'target' | 'router' | 'changeOrigin' | 'xfwd' | 'forward' | 'ws' | 'ejectPlugins'>
@@ -46,7 +48,13 @@ export interface StickyrouteExpressOptions extends StickyOptions {
    * Defaults to none.
    */
   logger?: StickyLogger
-  /** Passed to http-proxy-middleware as is, e.g. `{ pathRewrite, proxyTimeout, agent }`. `target`, `router`, `changeOrigin`, `xfwd`, `forward` and `on.error` are stickyroute's own; your `on.proxyReq` and `on.proxyRes` run before stickyroute's. */
+  /**
+   * Passed to http-proxy-middleware as is, e.g. `{ pathRewrite, proxyTimeout, agent }`. `target`,
+   * `router`, `changeOrigin`, `xfwd`, `forward` and `on.error` are stickyroute's own; your
+   * `on.proxyReq` and `on.proxyRes` run before stickyroute's. Without `agent`, member connections
+   * are kept alive and reused (idle for at most 4 s, less when the member announces less);
+   * `agent: false` opens one per request, as http-proxy does by default.
+   */
   proxy?: ProxyOptions
 }
 
@@ -91,6 +99,10 @@ const kUpgradeUrl = Symbol('stickyroute.upgradeUrl')
 const kRead = Symbol('stickyroute.bytesRead')
 const kWritten = Symbol('stickyroute.bytesWritten')
 const kBody = Symbol('stickyroute.body')
+const kReused = Symbol('stickyroute.reusedConnection')
+const kNewConnection = Symbol('stickyroute.newConnection')
+const kPooled = Symbol('stickyroute.pooled')
+const kSecure = Symbol('stickyroute.secure')
 
 /** The client's request. */
 interface StickyMessage extends IncomingMessage {
@@ -108,6 +120,14 @@ interface StickyMessage extends IncomingMessage {
   [kWritten]?: number
   /** The request body, read whole (up to `retryBodyLimit`) so that a failed attempt can be replayed on another member. */
   [kBody]?: Buffer
+  /** This attempt went out on a kept-alive connection that had served earlier requests. */
+  [kReused]?: boolean
+  /** Send the next attempt on a connection of its own: the kept-alive one was closed under it. */
+  [kNewConnection]?: boolean
+  /** The client connection is TLS (as Express's `req.secure` sees it), read once when the member is chosen. */
+  [kSecure]?: boolean
+  /** This attempt goes through an agent (stickyroute's or the application's): the member connection may be kept. */
+  [kPooled]?: boolean
   sticky?: Routed | null
   /** Set by Express on every request it handles (upgrades never reach `decide`). */
   originalUrl?: string
@@ -167,17 +187,47 @@ function onMemberTimeout (this: OutgoingRequest): void {
   this.destroy(Object.assign(new Error('the member did not answer within its timeout'), { code: 'ESOCKETTIMEDOUT' }))
 }
 
-/** http-proxy's web pass signature (see `bodyPass`). */
-type WebPass = (req: IncomingMessage, res: ServerResponse, options: { buffer?: Readable }) => boolean | undefined
+/** What http-proxy hands its web passes (see `attemptPass`). */
+interface WebPassOptions {
+  buffer?: Readable
+  agent?: HttpAgent | false
+  /** The member: http-proxy's `url.parse()` of a string target, or one of ours (see `targetOf`). */
+  target: ProxyTarget
+}
+type WebPass = (req: IncomingMessage, res: ServerResponse, options: WebPassOptions) => boolean | undefined
+
+/** The same for the member's answer, in place (http-proxy copies `proxyRes.headers` to the client), before the balancer cookie is added. */
+function stripHopByHopAnswer (headers: IncomingMessage['headers']): void {
+  if (headers['proxy-connection'] !== undefined) delete headers['proxy-connection']
+  if (headers['keep-alive'] !== undefined) delete headers['keep-alive']
+  const connection = headers.connection
+  // A lone `keep-alive` or `close` (nearly every answer) names no other header.
+  if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') {
+    for (const name of connection.split(',')) {
+      const n = name.trim().toLowerCase()
+      if (n !== '') delete headers[n]
+    }
+  }
+  delete headers.connection
+}
 
 /**
- * Runs before http-proxy's own `stream` pass, which pipes `options.buffer` (else the request) to
- * the member: a kept body is sent from memory, once per attempt, with the client's framing.
+ * Hop-by-hop headers of the client's request (RFC 9110 7.6.1), which http-proxy copies to the
+ * member when it has an agent: the connection to the member is the gateway's own.
  */
-const bodyPass: WebPass = (req, _res, options) => {
-  const body = (req as StickyMessage)[kBody]
-  if (body !== undefined) options.buffer = Readable.from([body])
-  return false
+function stripHopByHop (proxyReq: ClientRequest, headers: IncomingMessage['headers']): void {
+  if (headers['proxy-connection'] !== undefined) proxyReq.removeHeader('proxy-connection')
+  if (headers['keep-alive'] !== undefined) proxyReq.removeHeader('keep-alive')
+  const connection = headers.connection
+  if (connection === undefined) return
+  // A lone `keep-alive` or `close` (nearly every request) names no other header.
+  if (connection !== 'keep-alive' && connection !== 'close') {
+    for (const name of connection.split(',')) {
+      const n = name.trim().toLowerCase()
+      if (n !== '') proxyReq.removeHeader(n)
+    }
+  }
+  proxyReq.setHeader('connection', 'keep-alive')
 }
 
 /** What http-proxy hands its WebSocket passes (see `forwardPass`). */
@@ -250,6 +300,39 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
   const server = hostname()
 
   const { connectTimeoutMs } = balancer.options
+  /** Member URL to its http-proxy target, made once per member (members added at runtime too). */
+  const targets = new Map<string, ProxyTarget>()
+  const targetOf = (url: string): ProxyTarget => {
+    let target = targets.get(url)
+    if (target === undefined) {
+      target = proxyTarget(url)
+      targets.set(url, target)
+    }
+    return target
+  }
+  const first = balancer.options.members[0] as { url: string } // the core requires one
+
+  // Member connections kept alive, unless the application brings its own agent (or `false`).
+  const agents = 'agent' in proxyOptions ? undefined : memberAgents()
+
+  /**
+   * Runs before http-proxy's own `stream` pass, once per attempt: the member connection (from
+   * the keep-alive pool, or one of its own after a pooled one was closed under the request) and
+   * the kept body, sent from memory with the client's framing (http-proxy pipes `options.buffer`,
+   * else the request, to the member).
+   */
+  const attemptPass: WebPass = (req, _res, options) => {
+    const r = req as StickyMessage
+    // Every proxied request carries its decision (route() and the failover set it).
+    options.target = targetOf((r[kDecision] as Routed).member.url)
+    const body = r[kBody]
+    if (body !== undefined) options.buffer = Readable.from([body])
+    r[kReused] = false
+    if (agents !== undefined) options.agent = r[kNewConnection] === true ? false : options.target.protocol === 'https:' ? agents.https : agents.http
+    // Ours or the application's: the connection to the member is kept, and is no business of the client's.
+    r[kPooled] = options.agent !== undefined && options.agent !== false
+    return false
+  }
 
   /** X-Forwarded-* for the member, for plain requests and upgrades alike. */
   const forwarded = (req: IncomingMessage): ForwardedHeaders => {
@@ -257,7 +340,7 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
     return forwardedHeaders({
       host: h.host,
       remoteAddress: req.socket.remoteAddress,
-      secure: isSecure(req),
+      secure: (req as StickyMessage)[kSecure] as boolean, // set with the decision (decide, forwardPass)
       forwardedFor: h['x-forwarded-for'],
       forwardedHost: h['x-forwarded-host'],
       forwardedProto: h['x-forwarded-proto'],
@@ -275,7 +358,8 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
    */
   const forwardPass: WsPass = (req, socket, options, head, proxyServer) => {
     const r = req as StickyMessage
-    const decision = balancer.select({ cookie: r.headers.cookie, url: r[kUpgradeUrl], secure: isSecure(r) })
+    const secure = r[kSecure] = isSecure(r)
+    const decision = balancer.select({ cookie: r.headers.cookie, url: r[kUpgradeUrl], secure })
     apply(r, decision)
     if (!decision.ok) {
       writeBalancerResponse(socket, SERVICE_UNAVAILABLE)
@@ -300,7 +384,8 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
   }
 
   const decide = (req: StickyMessage): Decision => {
-    const decision = balancer.select({ cookie: req.headers.cookie, url: req.originalUrl, secure: isSecure(req) })
+    const secure = req[kSecure] = isSecure(req)
+    const decision = balancer.select({ cookie: req.headers.cookie, url: req.originalUrl, secure })
     apply(req, decision)
     return decision
   }
@@ -317,27 +402,29 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
 
   const proxy = createProxyMiddleware<IncomingMessage, ServerResponse>({
     ...proxyOptions,
-    // Never used: the router always names the member. http-proxy-middleware requires a target.
-    target: balancer.options.members[0]?.url,
-    // Plain requests are decided before they reach http-proxy-middleware; upgrades are decided
-    // in forwardPass, and the router's fallback to `target` is then unused.
-    router: (req: StickyMessage) => req[kDecision]?.member.url,
+    // Replaced for every request by attemptPass, which sets the decision's member (no router:
+    // it would cost an async call per request, and http-proxy would parse a string target).
+    // http-proxy-middleware requires one.
+    target: targetOf(first.url),
     changeOrigin: !preserveHost,
     plugins: [...(proxyOptions.plugins ?? []), proxyServer => {
       const pipeline = proxyServer as unknown as PassPipeline
       pipeline.before('ws', 'stream', forwardPass)
-      pipeline.before('web', 'stream', bodyPass)
+      pipeline.before('web', 'stream', attemptPass)
     }],
     on: {
       ...userOn,
       proxyReq (proxyReq: ClientRequest, req: IncomingMessage, res: ServerResponse, opts) {
         userOn.proxyReq?.(proxyReq, req, res, opts)
         const outgoing: OutgoingRequest = proxyReq
+        const r = req as StickyMessage
         outgoing[kSource] = req
+        r[kReused] = proxyReq.reusedSocket
+        if (r[kPooled] === true) stripHopByHop(proxyReq, req.headers)
         outgoing.on('timeout', onUpstreamTimeout)
         // The member's own `timeout` (else the balancer's), on top of http-proxy's proxyTimeout.
-        // Every proxied request carries its decision (the router read it).
-        const timeout = balancer.timeoutOf((req as StickyMessage)[kDecision] as Routed)
+        // Every proxied request carries its decision (attemptPass read it).
+        const timeout = balancer.timeoutOf(r[kDecision] as Routed)
         if (timeout !== undefined) {
           outgoing.setTimeout(timeout)
           outgoing.on('timeout', onMemberTimeout)
@@ -352,6 +439,15 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
       },
       proxyRes (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) {
         userOn.proxyRes?.(proxyRes, req, res)
+        if ((req as StickyMessage)[kPooled] === true) {
+          // The member's hop-by-hop headers describe its connection to the gateway, not the
+          // client's (http-proxy would copy them: a member's keep-alive would override the
+          // client's own Connection: close). http-proxy's setConnection pass then answers the
+          // client's own Connection.
+          const headers = proxyRes.headers
+          if (agents !== undefined) noteKeepAlive(proxyRes.socket, headers['keep-alive'] as string | undefined) // Node joins a repeated one with ', '
+          stripHopByHopAnswer(headers)
+        }
         // Appended to the member's own Set-Cookie lines, which http-proxy copies with setHeader (a
         // cookie set on res earlier would be overwritten).
         const cookie = (req as StickyMessage)[kDecision]?.setCookie
@@ -384,9 +480,12 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
         // http-proxy reports its proxyTimeout as a plain reset: say what it was.
         const error = r[kTimedOut] === true ? Object.assign(new Error('the member did not answer within proxyTimeout'), { code: 'ESOCKETTIMEDOUT', cause: err }) : err
         const canRetry = r[kBody] !== undefined || !hasRequestBody(r.headers)
-        const outcome = balancer.upstreamError(decision, error, { canRetry, method: r.method })
+        // A pooled connection the member had closed is retried once, on a connection of its own.
+        const reusedConnection = r[kReused] === true && r[kNewConnection] !== true
+        const outcome = balancer.upstreamError(decision, error, { canRetry, method: r.method, reusedConnection })
         apply(r, outcome.decision)
         if (outcome.action === 'retry') {
+          if (outcome.newConnection) r[kNewConnection] = true
           if (r[kUrl] !== undefined) r.url = r[kUrl]
           proxy(r as Request, target as Response, r[kNext] as NextFunction)
           return
@@ -446,7 +545,11 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
   // the HTTP server that serves the middleware closes, or on middleware.close().
   balancer.startHealthChecks(nodeHealthIo)
   let watched: Server | undefined
-  const close = async (): Promise<void> => { await balancer.close() }
+  const close = async (): Promise<void> => {
+    // Idle member connections close now (a connection in use closes when its request is over).
+    if (agents !== undefined) closeIdle(agents)
+    await balancer.close()
+  }
   /** Stops the checks when the server behind `socket` closes (Node sets `socket.server` on its connections). */
   function watchServer (socket: Socket | Duplex): void {
     const server = (socket as Socket & { server?: Server }).server

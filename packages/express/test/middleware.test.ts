@@ -100,8 +100,10 @@ t.test('the application\'s on.proxyReq and on.proxyRes run first; a keep-alive a
   const echo = JSON.parse(res.body) as { headers: Record<string, string> }
   t.equal(echo.headers['x-added'], 'yes')
   t.match(echo.headers['x-forwarded-for'], /^(::ffff:)?127\.0\.0\.1$/, 'stickyroute sets X-Forwarded-For after the hook')
-  // http-proxy passes the client's Connection header on: ask for keep-alive so the agent keeps the member's socket.
-  for (let i = 0; i < 3; i++) t.equal(memberOf(await send(origin, { path: '/', cookie: 'ROUTEID=.b', headers: { connection: 'keep-alive' } })), 'b', 'over a kept-alive connection')
+  // The application's agent is used as is; the client's own Connection: close stays on its side.
+  for (let i = 0; i < 3; i++) t.equal(memberOf(await send(origin, { path: '/', cookie: 'ROUTEID=.b' })), 'b', 'over a kept-alive connection')
+  const pooled = Object.values(agent.freeSockets).flat()
+  t.equal(pooled.length, 2, 'one kept connection per member used (a and b), in the application\'s agent')
 })
 
 t.test('bad options throw at creation with their ERR_STICKY_* code', async t => {
