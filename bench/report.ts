@@ -346,7 +346,7 @@ function methodLines (report: Report): string[] {
       '- Express as commonly configured (`express-bare`): http-proxy (under http-proxy-middleware 3) uses no agent unless given one. It then sends `Connection: close` upstream, ' +
         'and copies the member\'s `Connection: close` answer to the client, so **every request is a new upstream connection and a new client connection**. ' +
         '\\* autocannon 9 mis-times requests across such reconnects (it writes the next request on the closing socket and keeps its start time), so latency is not reported for these rows; req/s counts answers and stays valid. ' +
-        'stickyroute as shipped (`express-valid`, `express-new`) keeps its member connections alive (a keep-alive agent per scheme; the member\'s answers then keep the client connection open too): ' +
+        'stickyroute as shipped (`express-valid`, `express-new`) keeps its member connections alive (a keep-alive agent per member; the member\'s answers then keep the client connection open too): ' +
         'its "ratio to bare" is against `express-bare`, the comparison of issue 5, and its "like for like" and A/B ratios against `express-ka-bare`, the bare middleware with ' +
         '`new http.Agent({ keepAlive: true })`. `express-noagent-*` is stickyroute with `proxy: { agent: false }`, like for like with `express-bare`.'
     )

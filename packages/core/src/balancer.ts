@@ -130,7 +130,8 @@ export interface UpstreamErrorContext {
    * `ClientRequest.reusedSocket`), and was not already sent again for that reason. A reset before
    * any answer then most likely means the member had closed that idle connection as the request
    * reached it: an idempotent request that can be sent again is retried on the same member over a
-   * new connection, without counting a failure or re-pinning the client.
+   * new connection, without counting a failure or re-pinning the client; any other request is a
+   * 502, also without counting a failure.
    */
   readonly reusedConnection?: boolean | undefined
 }
@@ -333,7 +334,9 @@ export class Balancer {
       const next = this.#failover(d, `${reset} before any answer`)
       return next.ok ? { action: 'retry', decision: next, newConnection: false } : { action: 'respond', response: SERVICE_UNAVAILABLE, close: false, decision: next }
     }
-    this.#countFailure(d)
+    // A reused connection the member closed, under a request that cannot be sent again: a 502,
+    // and no failure of the member's.
+    if (reset === undefined || context.reusedConnection !== true || context.responseStarted === true) this.#countFailure(d)
     return { action: 'respond', response: BAD_GATEWAY, close: false, decision: d }
   }
 

@@ -66,22 +66,16 @@ function keepSocketAlive (this: HttpAgent, socket: Duplex): boolean {
   return true
 }
 
-/** One keep-alive agent per scheme, shared by every member of one middleware. */
-export interface MemberAgents {
-  readonly http: HttpAgent
-  readonly https: HttpsAgent
-}
-
-export function memberAgents (): MemberAgents {
-  const http = new HttpAgent({ keepAlive: true })
-  const https = new HttpsAgent({ keepAlive: true })
-  http.keepSocketAlive = https.keepSocketAlive = keepSocketAlive as unknown as HttpAgent['keepSocketAlive']
-  return { http, https }
+/** A keep-alive agent for one member (`https:` or not), with stickyroute's idle timeout. */
+export function memberAgent (https: boolean): HttpAgent {
+  const agent = https ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true })
+  agent.keepSocketAlive = keepSocketAlive as unknown as HttpAgent['keepSocketAlive']
+  return agent
 }
 
 /** Closes the pooled connections that wait idle; one in use goes back to the pool after its request, and closes after its idle time. */
-export function closeIdle (agents: MemberAgents): void {
-  for (const agent of [agents.http, agents.https]) {
+export function closeIdle (agents: Iterable<HttpAgent>): void {
+  for (const agent of agents) {
     // Node deletes a host's list when it empties.
     for (const sockets of Object.values(agent.freeSockets) as Socket[][]) {
       for (const socket of sockets) socket.destroy()

@@ -28,11 +28,11 @@ import { hostname } from 'node:os'
 import { Readable, type Duplex } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
 import { forwardUpgrade, nodeHealthIo, readBody, watchConnect, writeBalancerResponse } from '@stickyroute/core/node'
-import { closeIdle, memberAgents, noteKeepAlive } from './agents.js'
+import { closeIdle, memberAgent, noteKeepAlive } from './agents.js'
 import { proxyTarget, type ProxyTarget } from './target.js'
 
 /** Options of http-proxy-middleware that stickyroute passes through; the ones it owns are left out. */
-export type ProxyOptions = Omit<HpmOptions<IncomingMessage, ServerResponse>, 'target' | 'router' | 'changeOrigin' | 'xfwd' | 'forward' | 'ws' | 'ejectPlugins'>
+export type ProxyOptions = Omit<HpmOptions<IncomingMessage, ServerResponse>, 'target' | 'router' | 'changeOrigin' | 'xfwd' | 'forward' | 'ws' | 'ejectPlugins' | 'followRedirects'>
 
 /** Options of the middleware: the core options and a pass-through bag for http-proxy-middleware. */
 export interface StickyrouteExpressOptions extends StickyOptions {
@@ -126,7 +126,7 @@ interface StickyMessage extends IncomingMessage {
   [kNewConnection]?: boolean
   /** The client connection is TLS (as Express's `req.secure` sees it), read once when the member is chosen. */
   [kSecure]?: boolean
-  /** This attempt goes through an agent (stickyroute's or the application's): the member connection may be kept. */
+  /** This attempt goes through stickyroute's keep-alive agent for its member. */
   [kPooled]?: boolean
   sticky?: Routed | null
   /** Set by Express on every request it handles (upgrades never reach `decide`). */
@@ -255,6 +255,7 @@ const RESERVED_PROXY: ReadonlyArray<readonly [string, string]> = [
   ['changeOrigin', 'use the option preserveHost'],
   ['xfwd', 'stickyroute sets X-Forwarded-* itself'],
   ['ws', 'wire WebSocket upgrades with server.on(\'upgrade\', middleware.upgrade)'],
+  ['followRedirects', 'a member\'s redirect goes to the client, as Apache passes it on; followed inside the gateway it would bypass the member choice'],
   ['ejectPlugins', 'stickyroute\'s cookie, headers and failover are http-proxy-middleware event handlers']
 ]
 
@@ -300,20 +301,22 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
   const server = hostname()
 
   const { connectTimeoutMs } = balancer.options
-  /** Member URL to its http-proxy target, made once per member (members added at runtime too). */
-  const targets = new Map<string, ProxyTarget>()
-  const targetOf = (url: string): ProxyTarget => {
-    let target = targets.get(url)
-    if (target === undefined) {
-      target = proxyTarget(url)
-      targets.set(url, target)
+  // Member connections are kept alive by stickyroute's agents (one per member), unless the
+  // application brings its own agent, or `false`: http-proxy's own handling then applies.
+  const pooled = !('agent' in proxyOptions)
+  /** A member's http-proxy target and keep-alive agent, made once per member URL (members added at runtime too). */
+  interface MemberWay { target: ProxyTarget, agent: HttpAgent | undefined }
+  const ways = new Map<string, MemberWay>()
+  const wayTo = (url: string): MemberWay => {
+    let way = ways.get(url)
+    if (way === undefined) {
+      const target = proxyTarget(url)
+      way = { target, agent: pooled ? memberAgent(target.protocol === 'https:') : undefined }
+      ways.set(url, way)
     }
-    return target
+    return way
   }
   const first = balancer.options.members[0] as { url: string } // the core requires one
-
-  // Member connections kept alive, unless the application brings its own agent (or `false`).
-  const agents = 'agent' in proxyOptions ? undefined : memberAgents()
 
   /**
    * Runs before http-proxy's own `stream` pass, once per attempt: the member connection (from
@@ -324,13 +327,13 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
   const attemptPass: WebPass = (req, _res, options) => {
     const r = req as StickyMessage
     // Every proxied request carries its decision (route() and the failover set it).
-    options.target = targetOf((r[kDecision] as Routed).member.url)
+    const way = wayTo((r[kDecision] as Routed).member.url)
+    options.target = way.target
     const body = r[kBody]
     if (body !== undefined) options.buffer = Readable.from([body])
     r[kReused] = false
-    if (agents !== undefined) options.agent = r[kNewConnection] === true ? false : options.target.protocol === 'https:' ? agents.https : agents.http
-    // Ours or the application's: the connection to the member is kept, and is no business of the client's.
-    r[kPooled] = options.agent !== undefined && options.agent !== false
+    if (way.agent !== undefined) options.agent = r[kNewConnection] === true ? false : way.agent
+    r[kPooled] = way.agent !== undefined && r[kNewConnection] !== true
     return false
   }
 
@@ -405,7 +408,7 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
     // Replaced for every request by attemptPass, which sets the decision's member (no router:
     // it would cost an async call per request, and http-proxy would parse a string target).
     // http-proxy-middleware requires one.
-    target: targetOf(first.url),
+    target: wayTo(first.url).target,
     changeOrigin: !preserveHost,
     plugins: [...(proxyOptions.plugins ?? []), proxyServer => {
       const pipeline = proxyServer as unknown as PassPipeline
@@ -415,12 +418,14 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
     on: {
       ...userOn,
       proxyReq (proxyReq: ClientRequest, req: IncomingMessage, res: ServerResponse, opts) {
+        const r = req as StickyMessage
+        // Before the application's hook: a client cannot name the hook's headers in its
+        // Connection header to remove them, and a Connection the hook sets stays.
+        if (r[kPooled] === true) stripHopByHop(proxyReq, req.headers)
         userOn.proxyReq?.(proxyReq, req, res, opts)
         const outgoing: OutgoingRequest = proxyReq
-        const r = req as StickyMessage
         outgoing[kSource] = req
         r[kReused] = proxyReq.reusedSocket
-        if (r[kPooled] === true) stripHopByHop(proxyReq, req.headers)
         outgoing.on('timeout', onUpstreamTimeout)
         // The member's own `timeout` (else the balancer's), on top of http-proxy's proxyTimeout.
         // Every proxied request carries its decision (attemptPass read it).
@@ -445,7 +450,7 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
           // client's own Connection: close). http-proxy's setConnection pass then answers the
           // client's own Connection.
           const headers = proxyRes.headers
-          if (agents !== undefined) noteKeepAlive(proxyRes.socket, headers['keep-alive'] as string | undefined) // Node joins a repeated one with ', '
+          noteKeepAlive(proxyRes.socket, headers['keep-alive'] as string | undefined) // Node joins a repeated one with ', '
           stripHopByHopAnswer(headers)
         }
         // Appended to the member's own Set-Cookie lines, which http-proxy copies with setHeader (a
@@ -480,8 +485,9 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
         // http-proxy reports its proxyTimeout as a plain reset: say what it was.
         const error = r[kTimedOut] === true ? Object.assign(new Error('the member did not answer within proxyTimeout'), { code: 'ESOCKETTIMEDOUT', cause: err }) : err
         const canRetry = r[kBody] !== undefined || !hasRequestBody(r.headers)
-        // A pooled connection the member had closed is retried once, on a connection of its own.
-        const reusedConnection = r[kReused] === true && r[kNewConnection] !== true
+        // A pooled connection the member had closed is retried once, on a connection of its own
+        // (only stickyroute's agents can be told to open one).
+        const reusedConnection = r[kReused] === true && r[kPooled] === true
         const outcome = balancer.upstreamError(decision, error, { canRetry, method: r.method, reusedConnection })
         apply(r, outcome.decision)
         if (outcome.action === 'retry') {
@@ -547,7 +553,7 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
   let watched: Server | undefined
   const close = async (): Promise<void> => {
     // Idle member connections close now (a connection in use closes when its request is over).
-    if (agents !== undefined) closeIdle(agents)
+    closeIdle([...ways.values()].flatMap(w => w.agent === undefined ? [] : [w.agent]))
     await balancer.close()
   }
   /** Stops the checks when the server behind `socket` closes (Node sets `socket.server` on its connections). */

@@ -38,8 +38,10 @@ interface Member {
 interface MemberOptions {
   /** The `Keep-Alive` header it announces (default: none). */
   keepAlive?: string
-  /** More headers of its answers. */
+  /** More headers of its answers (`{{url}}` in a value stands for the member's own URL). */
   headers?: Record<string, string>
+  /** The status of its answers (default 200). */
+  status?: number
   /** Whether to close the connection instead of answering the n-th request it got (1-based). */
   drop?: (seen: Seen, n: number) => boolean
   /** Wait this long (ms) before answering the n-th request. */
@@ -65,9 +67,10 @@ async function startMember (t: Test, route: string, options: MemberOptions = {})
         req.socket.destroy()
         return
       }
-      const headers: Record<string, string> = { 'x-member': route, 'content-type': 'text/plain', ...options.headers }
+      const headers: Record<string, string> = { 'x-member': route, 'content-type': 'text/plain' }
+      for (const [name, value] of Object.entries(options.headers ?? {})) headers[name] = value.replace('{{url}}', member.url)
       if (options.keepAlive !== undefined) headers['keep-alive'] = options.keepAlive
-      res.writeHead(200, headers)
+      res.writeHead(options.status ?? 200, headers)
       res.end(`${route}\n`)
       member.answeredAt = Date.now()
     }
@@ -157,6 +160,22 @@ t.test('the member\'s hop-by-hop headers stay on its connection; the client\'s o
   t.match(fresh.setCookie, [/^ROUTEID=\.b;/], 'the balancer cookie, whatever the member\'s Connection says')
 })
 
+t.test('a client cannot remove, through its Connection header, a header the application\'s on.proxyReq adds', async t => {
+  const b = await startMember(t, 'b')
+  const { origin } = await gateway(t, [b], { proxy: { on: { proxyReq: (proxyReq: { setHeader: (n: string, v: string) => void }) => { proxyReq.setHeader('x-internal-auth', 'secret') } } } })
+  await send(origin, { path: '/', cookie: 'ROUTEID=.b', headers: { connection: 'close, x-internal-auth' } })
+  t.equal(b.seen[0]?.headers['x-internal-auth'], 'secret')
+})
+
+t.test('a redirect of the member rewritten by autoRewrite (http-proxy parses the pooled target again)', async t => {
+  const b = await startMember(t, 'b', { status: 302, headers: { location: '{{url}}/next' } })
+  const { origin } = await gateway(t, [b], { proxy: { autoRewrite: true } })
+  const res = await send(origin, { path: '/', cookie: 'ROUTEID=.b' })
+  t.equal(res.status, 302)
+  t.equal(res.headers['location'], `${origin}/next`, 'the Location names the gateway')
+  t.equal(memberOf(await send(origin, { path: '/', cookie: 'ROUTEID=.b' })), 'b', 'and the gateway still serves')
+})
+
 t.test('proxy.agent false: one connection per request, as http-proxy does without an agent', async t => {
   const b = await startMember(t, 'b')
   const { origin } = await gateway(t, [b], { proxy: { agent: false } })
@@ -194,6 +213,7 @@ t.test('a pooled connection the member closed under a POST: 502, the member stay
   t.equal(res.status, 502)
   t.equal(b.seen.length, 2, 'sent once')
   t.equal(middleware.balancer.member('b').inError, false)
+  t.equal(middleware.balancer.member('b').failures, 0, 'no failure of the member\'s: it closed an idle connection')
   t.equal(a.seen.length, 0)
 })
 
