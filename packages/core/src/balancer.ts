@@ -328,15 +328,15 @@ export class Balancer {
     }
     // After the timeout check: a gateway giving up on a silent member resets the request itself.
     const reset = resetCode(error)
-    if (reset !== undefined && context.canRetry && context.responseStarted !== true && isIdempotent(context.method)) {
-      // A member closing an idle kept-alive connection is not a member failing.
-      if (context.reusedConnection === true) return { action: 'retry', decision: d, newConnection: true }
+    const beforeAnswer = reset !== undefined && context.responseStarted !== true
+    // A member closing an idle kept-alive connection as the request came is not a member failing.
+    const staleConnection = beforeAnswer && context.reusedConnection === true
+    if (beforeAnswer && context.canRetry && isIdempotent(context.method)) {
+      if (staleConnection) return { action: 'retry', decision: d, newConnection: true }
       const next = this.#failover(d, `${reset} before any answer`)
       return next.ok ? { action: 'retry', decision: next, newConnection: false } : { action: 'respond', response: SERVICE_UNAVAILABLE, close: false, decision: next }
     }
-    // A reused connection the member closed, under a request that cannot be sent again: a 502,
-    // and no failure of the member's.
-    if (reset === undefined || context.reusedConnection !== true || context.responseStarted === true) this.#countFailure(d)
+    if (!staleConnection) this.#countFailure(d)
     return { action: 'respond', response: BAD_GATEWAY, close: false, decision: d }
   }
 

@@ -52,3 +52,44 @@ export function forwardedHeaders (input: ForwardedInput): ForwardedHeaders {
   if (input.server !== undefined && input.server !== '') out['x-forwarded-server'] = append(input.forwardedServer, input.server)
   return out
 }
+
+const NO_TOKENS: readonly string[] = []
+
+/**
+ * The header names a `Connection` header lists (lower-cased), besides `keep-alive` and `close`
+ * alone, which name none: they too are hop-by-hop (RFC 9110 7.6.1). The same empty list for the
+ * lone `keep-alive` or `close` that nearly every message carries.
+ */
+export function connectionTokens (connection: string | undefined): readonly string[] {
+  if (connection === undefined || connection === 'keep-alive' || connection === 'close') return NO_TOKENS
+  const names: string[] = []
+  for (const token of connection.split(',')) {
+    const name = token.trim().toLowerCase()
+    if (name !== '') names.push(name)
+  }
+  return names
+}
+
+/** A parsed message's headers, as Node and undici hand them over. */
+export interface HeaderFields {
+  connection?: string | undefined
+  [name: string]: unknown
+}
+
+/**
+ * Removes, in place, the hop-by-hop headers of a message (`Connection`, the headers it names,
+ * `Keep-Alive`, `Proxy-Connection`): they describe one connection, and the gateway's connection
+ * to the member is not the client's. Returns `headers`.
+ */
+export function stripHopByHop<H extends HeaderFields> (headers: H): H {
+  // Last-received first: Node sends `Connection` then `Keep-Alive` last, and V8 keeps an object
+  // fast when the properties it loses are its newest ones.
+  if (headers['proxy-connection'] !== undefined) delete headers['proxy-connection']
+  if (headers['keep-alive'] !== undefined) delete headers['keep-alive']
+  const connection = headers.connection
+  if (connection !== undefined) {
+    for (const name of connectionTokens(connection)) delete headers[name]
+    delete headers.connection
+  }
+  return headers
+}

@@ -7,12 +7,14 @@
 import {
   Balancer,
   bodyPlan,
+  connectionTokens,
   forwardedHeaders,
   BAD_REQUEST,
   hasRequestBody,
   logEvents,
   SERVICE_UNAVAILABLE,
   StickyConfigError,
+  stripHopByHop,
   type BalancerResponse,
   type Decision,
   type ForwardedHeaders,
@@ -191,42 +193,20 @@ function onMemberTimeout (this: OutgoingRequest): void {
 interface WebPassOptions {
   buffer?: Readable
   agent?: HttpAgent | false
-  /** The member: http-proxy's `url.parse()` of a string target, or one of ours (see `targetOf`). */
+  /** The member: set by attemptPass, from its cache (see `wayTo`). */
   target: ProxyTarget
 }
 type WebPass = (req: IncomingMessage, res: ServerResponse, options: WebPassOptions) => boolean | undefined
-
-/** The same for the member's answer, in place (http-proxy copies `proxyRes.headers` to the client), before the balancer cookie is added. */
-function stripHopByHopAnswer (headers: IncomingMessage['headers']): void {
-  if (headers['proxy-connection'] !== undefined) delete headers['proxy-connection']
-  if (headers['keep-alive'] !== undefined) delete headers['keep-alive']
-  const connection = headers.connection
-  // A lone `keep-alive` or `close` (nearly every answer) names no other header.
-  if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') {
-    for (const name of connection.split(',')) {
-      const n = name.trim().toLowerCase()
-      if (n !== '') delete headers[n]
-    }
-  }
-  delete headers.connection
-}
 
 /**
  * Hop-by-hop headers of the client's request (RFC 9110 7.6.1), which http-proxy copies to the
  * member when it has an agent: the connection to the member is the gateway's own.
  */
-function stripHopByHop (proxyReq: ClientRequest, headers: IncomingMessage['headers']): void {
+function stripRequestHopByHop (proxyReq: ClientRequest, headers: IncomingMessage['headers']): void {
   if (headers['proxy-connection'] !== undefined) proxyReq.removeHeader('proxy-connection')
   if (headers['keep-alive'] !== undefined) proxyReq.removeHeader('keep-alive')
-  const connection = headers.connection
-  if (connection === undefined) return
-  // A lone `keep-alive` or `close` (nearly every request) names no other header.
-  if (connection !== 'keep-alive' && connection !== 'close') {
-    for (const name of connection.split(',')) {
-      const n = name.trim().toLowerCase()
-      if (n !== '') proxyReq.removeHeader(n)
-    }
-  }
+  if (headers.connection === undefined) return
+  for (const name of connectionTokens(headers.connection)) proxyReq.removeHeader(name)
   proxyReq.setHeader('connection', 'keep-alive')
 }
 
@@ -421,7 +401,7 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
         const r = req as StickyMessage
         // Before the application's hook: a client cannot name the hook's headers in its
         // Connection header to remove them, and a Connection the hook sets stays.
-        if (r[kPooled] === true) stripHopByHop(proxyReq, req.headers)
+        if (r[kPooled] === true) stripRequestHopByHop(proxyReq, req.headers)
         userOn.proxyReq?.(proxyReq, req, res, opts)
         const outgoing: OutgoingRequest = proxyReq
         outgoing[kSource] = req
@@ -451,7 +431,7 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
           // client's own Connection.
           const headers = proxyRes.headers
           noteKeepAlive(proxyRes.socket, headers['keep-alive'] as string | undefined) // Node joins a repeated one with ', '
-          stripHopByHopAnswer(headers)
+          stripHopByHop(headers)
         }
         // Appended to the member's own Set-Cookie lines, which http-proxy copies with setHeader (a
         // cookie set on res earlier would be overwritten).
@@ -552,7 +532,7 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
   balancer.startHealthChecks(nodeHealthIo)
   let watched: Server | undefined
   const close = async (): Promise<void> => {
-    // Idle member connections close now (a connection in use closes when its request is over).
+    // Idle member connections close now (one in use goes back to the pool, and idles out).
     closeIdle([...ways.values()].flatMap(w => w.agent === undefined ? [] : [w.agent]))
     await balancer.close()
   }

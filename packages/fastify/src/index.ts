@@ -9,6 +9,7 @@ import {
   Balancer,
   bodyPlan,
   forwardedHeaders,
+  stripHopByHop,
   hasRequestBody,
   logEvents,
   SERVICE_UNAVAILABLE,
@@ -200,27 +201,6 @@ interface Sendable {
 
 function sendBalancerResponse (reply: Sendable, response: BalancerResponse): void {
   reply.code(response.status).headers(response.headers).send(response.body)
-}
-
-/**
- * The member's hop-by-hop headers describe the gateway-to-member connection, not the client's
- * (RFC 9110 7.6.1): its `Connection: keep-alive` copied onto the reply would make Node keep the
- * client's connection open although the client asked to close it.
- */
-function stripHopByHop (headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  // Last-received first: Node sends `Connection` then `Keep-Alive` last, and V8 keeps an object
-  // fast when the properties it loses are its newest ones.
-  if (headers['proxy-connection'] !== undefined) delete headers['proxy-connection']
-  if (headers['keep-alive'] !== undefined) delete headers['keep-alive']
-  const connection = headers.connection
-  if (connection !== undefined) {
-    // A lone `keep-alive` or `close` (nearly every answer) names no header but those removed here.
-    if (connection !== 'keep-alive' && connection !== 'close') {
-      for (const name of connection.split(',')) delete headers[name.trim().toLowerCase()]
-    }
-    delete headers.connection
-  }
-  return headers
 }
 
 function appendSetCookie (headers: IncomingHttpHeaders, cookie: string): IncomingHttpHeaders {
@@ -416,6 +396,9 @@ const stickyroutePlugin: FastifyPluginAsync<StickyrouteFastifyOptions> = async (
     getUpstream: noUpstreamYet,
     rewriteRequestHeaders,
     rewriteHeaders (headers, request) {
+      // The member's hop-by-hop headers describe its connection to the gateway: its `Connection:
+      // keep-alive` copied onto the reply would keep the client's connection open although the
+      // client asked to close it.
       const out = userReply.rewriteHeaders === undefined ? stripHopByHop(headers) : userReply.rewriteHeaders(stripHopByHop(headers), request)
       const cookie = (request as Proxied)[kDecision]?.setCookie
       return cookie === undefined ? out : appendSetCookie(out, cookie)
