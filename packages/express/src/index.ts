@@ -438,7 +438,9 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
         const cookie = (req as StickyMessage)[kDecision]?.setCookie
         if (cookie !== undefined) {
           const previous = proxyRes.headers['set-cookie']
-          proxyRes.headers['set-cookie'] = previous === undefined ? [cookie] : [...previous, cookie]
+          // The balancer's cookie alone stays a string: Node's setHeader takes its string path (bench/, A/B pairs).
+          if (previous === undefined) (proxyRes.headers as Record<string, unknown>)['set-cookie'] = cookie
+          else proxyRes.headers['set-cookie'] = [...previous, cookie]
         }
         // http-proxy pipes the member's answer but does not notice when the member dies in the
         // middle of it: cut the client's response too, rather than leave it hanging.

@@ -206,7 +206,10 @@ function sendBalancerResponse (reply: Sendable, response: BalancerResponse): voi
 function appendSetCookie (headers: IncomingHttpHeaders, cookie: string): IncomingHttpHeaders {
   // undici hands over one Set-Cookie as a string, several as an array (the type says array only).
   const previous: string | string[] | undefined = headers['set-cookie']
-  headers['set-cookie'] = previous === undefined ? [cookie] : typeof previous === 'string' ? [previous, cookie] : [...previous, cookie]
+  // The balancer's cookie alone stays a string: Fastify and Node then take their string path for
+  // it. A one-element array cost a new client about 3 % of the throughput (bench/, A/B pairs).
+  if (previous === undefined) (headers as Record<string, unknown>)['set-cookie'] = cookie
+  else headers['set-cookie'] = typeof previous === 'string' ? [previous, cookie] : [...previous, cookie]
   return headers
 }
 
