@@ -56,16 +56,19 @@ export function createCustomGateway (options: StickyOptions & { prefix?: string 
     // Bytes on this connection so far: what this request adds is counted for `bytraffic`.
     const readBefore = req.socket.bytesRead
     const writtenBefore = req.socket.bytesWritten
-    const forwarded = forwardedHeaders({
-      host: req.headers.host,
-      remoteAddress: req.socket.remoteAddress,
-      secure,
-      forwardedFor: req.headers['x-forwarded-for'],
-      forwardedHost: req.headers['x-forwarded-host'],
-      forwardedProto: req.headers['x-forwarded-proto'],
-      server,
-      forwardedServer: req.headers['x-forwarded-server']
-    })
+    // Apache `ProxyAddHeaders Off`: none added, the client's own pass unchanged.
+    const forwarded = balancer.options.addForwardedHeaders
+      ? forwardedHeaders({
+        host: req.headers.host,
+        remoteAddress: req.socket.remoteAddress,
+        secure,
+        forwardedFor: req.headers['x-forwarded-for'],
+        forwardedHost: req.headers['x-forwarded-host'],
+        forwardedProto: req.headers['x-forwarded-proto'],
+        server,
+        forwardedServer: req.headers['x-forwarded-server']
+      })
+      : undefined
 
     /** The body, when it was read whole (up to `retryBodyLimit`) to be replayed on another member. */
     let body: Buffer | undefined

@@ -571,6 +571,20 @@ if (!apacheInstalled()) {
       }], 'Apache (reference): X-Forwarded-Server is its ServerName (set to os.hostname(), as our adapters send)')
     })
 
+    t.test('addForwardedHeaders false (ProxyAddHeaders Off): no X-Forwarded-* added, the client\'s own pass unchanged', async t => {
+      const obs = await parity(t, { ...METHOD_2, addForwardedHeaders: false }, async run => {
+        await run.req('plain GET', { cookie: `ROUTEID=.${R2}` }, seen(run))
+        await run.req('GET with X-Forwarded-* from the client', {
+          cookie: `ROUTEID=.${R2}`,
+          headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-host': 'edge.example', 'x-forwarded-server': 'edge1' }
+        }, seen(run))
+      })
+      t.match(obs.apache.map(o => o.extra), [
+        { host: '<member>', 'x-forwarded-for': undefined, 'x-forwarded-host': undefined, 'x-forwarded-server': undefined },
+        { host: '<member>', 'x-forwarded-for': '203.0.113.9', 'x-forwarded-host': 'edge.example', 'x-forwarded-server': 'edge1' }
+      ], 'Apache (reference)')
+    })
+
     t.test('preserveHost keeps the client\'s Host', async t => {
       const obs = await parity(t, { ...METHOD_2, preserveHost: true }, async run => {
         await run.req('Host: app.example:8443', { headers: { host: 'app.example:8443' } }, seen(run))

@@ -457,6 +457,25 @@ export function runConformance (harness: AdapterHarness): void {
         t.equal(plain.headers['x-forwarded-server'], hostname(), 'X-Forwarded-Server: the gateway\'s host name, as Apache\'s ServerName')
       })
 
+      t.test('addForwardedHeaders false: no X-Forwarded-* added, the client\'s own pass unchanged (Apache ProxyAddHeaders Off)', async t => {
+        const { gw, up } = await setup(t, { ...METHOD_2, addForwardedHeaders: false })
+        const bare = echoOf(await send(gw.origin, { path: '/', cookie: `ROUTEID=.${R2}` }))
+        t.equal(bare.route, R2)
+        for (const name of ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-server']) {
+          t.equal(bare.headers[name], undefined, `no ${name}`)
+        }
+        t.equal(bare.headers['host'], new URL(up.at(1).url).host, 'Host is still the member\'s host:port')
+        const relayed = echoOf(await send(gw.origin, {
+          path: '/',
+          cookie: `ROUTEID=.${R2}`,
+          headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-host': 'edge.example', 'x-forwarded-proto': 'https', 'x-forwarded-server': 'edge1' }
+        }))
+        t.equal(relayed.headers['x-forwarded-for'], '203.0.113.9')
+        t.equal(relayed.headers['x-forwarded-host'], 'edge.example')
+        t.equal(relayed.headers['x-forwarded-proto'], 'https')
+        t.equal(relayed.headers['x-forwarded-server'], 'edge1')
+      })
+
       t.test('preserveHost keeps the client\'s Host', async t => {
         const { gw } = await setup(t, { ...METHOD_2, preserveHost: true })
         const echo = echoOf(await send(gw.origin, { path: '/', headers: { host: 'app.example:8443' } }))

@@ -155,6 +155,7 @@ export function apacheConfig (options: StickyOptions, settings: ApacheSettings, 
     `ProxyPass "${prefix}/" "balancer://cluster/"`,
     `ProxyPassReverse "${prefix}/" "balancer://cluster/"`,
     `ProxyPreserveHost ${options.preserveHost === true ? 'On' : 'Off'}`,
+    `ProxyAddHeaders ${options.addForwardedHeaders === false ? 'Off' : 'On'}`,
     ...(cookie === undefined
       ? []
       : [`Header add Set-Cookie "${directiveValue(cookie)}=.%{BALANCER_WORKER_ROUTE}e; ${settings.cookieAttributes ?? COOKIE_ATTRIBUTES}" env=BALANCER_ROUTE_CHANGED`]),

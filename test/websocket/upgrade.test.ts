@@ -253,6 +253,18 @@ eachAdapter('upgrades carry X-Forwarded-* and Host as plain requests do, under t
   t.equal(member.headers[1]?.host, new URL(preserving.origin).host, 'preserveHost: the client\'s Host')
   kept.ws.close()
   await kept.closed()
+  const plain = await startGateway(t, adapter, { ...options, addForwardedHeaders: false })
+  const bare = await openWs(plain.origin, '/app/socket', undefined, { 'x-forwarded-for': '203.0.113.9' })
+  await bare.echo('hi')
+  t.match(member.headers[2], {
+    host: new URL(member.url).host,
+    'x-forwarded-for': '203.0.113.9',
+    'x-forwarded-host': undefined,
+    'x-forwarded-proto': undefined,
+    'x-forwarded-server': undefined
+  }, 'addForwardedHeaders false: none added, the client\'s own as sent')
+  bare.ws.close()
+  await bare.closed()
 })
 
 /** A masked (client-to-server) WebSocket text frame. */

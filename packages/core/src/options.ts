@@ -119,6 +119,12 @@ export interface StickyOptions {
   /** Keep the client's `Host` header instead of the member's `host:port` (Apache `ProxyPreserveHost`). Defaults to `false`. */
   preserveHost?: boolean
   /**
+   * Send `X-Forwarded-For`, `-Host`, `-Server` and `-Proto` to the members (Apache `ProxyAddHeaders`).
+   * `false`: add none (the client's own pass unchanged), for members that do not read them or a
+   * gateway behind another proxy that sets them. Defaults to `true`.
+   */
+  addForwardedHeaders?: boolean
+  /**
    * Load-balancing method for new clients (Apache `lbmethod`): `'byrequests'` (weighted round
    * robin), `'bybusyness'` (fewest requests in flight), `'bytraffic'` (fewest bytes per weight),
    * or an {@link LbMethod} of your own. Defaults to `'byrequests'`.
@@ -178,6 +184,7 @@ export interface ResolvedOptions {
   readonly retryBodyLimit: number
   readonly forceRecovery: boolean
   readonly preserveHost: boolean
+  readonly addForwardedHeaders: boolean
   readonly lbMethod: LbMethod
   readonly failOnStatus: ReadonlySet<number>
   readonly failOnTimeout: boolean
@@ -199,6 +206,7 @@ export const DEFAULTS = Object.freeze({
   retryBodyLimit: 1_048_576,
   forceRecovery: true,
   preserveHost: false,
+  addForwardedHeaders: true,
   lbMethod: 'byrequests' as const,
   loadFactor: 1,
   lbSet: 0,
@@ -212,7 +220,7 @@ const MAX_RETRY_SECONDS = 86_400 * 365
 const MAX_RETRY_BODY_LIMIT = 1_073_741_824
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'members', 'stickySession', 'routeSeparator', 'routeCookie', 'noFailover', 'retry', 'maxAttempts', 'connectTimeout',
-  'retryBodyLimit', 'forceRecovery', 'preserveHost', 'lbMethod', 'failOnStatus', 'failOnTimeout', 'timeout', 'healthCheck', 'now'
+  'retryBodyLimit', 'forceRecovery', 'preserveHost', 'addForwardedHeaders', 'lbMethod', 'failOnStatus', 'failOnTimeout', 'timeout', 'healthCheck', 'now'
 ])
 const FLAG_OPTIONS = ['disabled', 'draining', 'hotStandby', 'stopped', 'ignoreErrors'] as const
 const KNOWN_MEMBER_OPTIONS: ReadonlySet<string> = new Set(['url', 'route', 'loadFactor', 'lbSet', ...FLAG_OPTIONS, 'timeout', 'healthCheck'])
@@ -685,6 +693,7 @@ export function resolveOptions (options: StickyOptions): ResolvedOptions {
     retryBodyLimit: (retryBodyLimit as number | undefined) ?? DEFAULTS.retryBodyLimit,
     forceRecovery: optionalBoolean(input['forceRecovery'], 'forceRecovery', DEFAULTS.forceRecovery),
     preserveHost: optionalBoolean(input['preserveHost'], 'preserveHost', DEFAULTS.preserveHost),
+    addForwardedHeaders: optionalBoolean(input['addForwardedHeaders'], 'addForwardedHeaders', DEFAULTS.addForwardedHeaders),
     lbMethod,
     failOnStatus: new Set<number>(failOnStatus as number[] | undefined),
     failOnTimeout: optionalBoolean(input['failOnTimeout'], 'failOnTimeout', DEFAULTS.failOnTimeout),

@@ -133,6 +133,7 @@ const rules: Rule[] = [
   { name: "noFailover 'yes'", options: withMembers({ noFailover: 'yes' }), code: 'ERR_STICKY_INVALID_OPTION', option: 'noFailover' },
   { name: 'forceRecovery 1', options: withMembers({ forceRecovery: 1 }), code: 'ERR_STICKY_INVALID_OPTION', option: 'forceRecovery' },
   { name: 'preserveHost null', options: withMembers({ preserveHost: null }), code: 'ERR_STICKY_INVALID_OPTION', option: 'preserveHost' },
+  { name: 'addForwardedHeaders a string', options: withMembers({ addForwardedHeaders: 'off' }), code: 'ERR_STICKY_INVALID_OPTION', option: 'addForwardedHeaders' },
   // --- unknown options
   { name: 'unknown top-level option', options: withMembers({ stickysession: 'ROUTEID' }), code: 'ERR_STICKY_UNKNOWN_OPTION', option: 'stickysession' },
   { name: 'unknown member option', options: withMember({ url: 'http://127.0.0.1:8081', route: 'a', weight: 2 }), code: 'ERR_STICKY_UNKNOWN_OPTION', option: 'members[0].weight' },
@@ -228,6 +229,7 @@ t.test('documented defaults', async t => {
   t.equal(o.noFailover, false)
   t.equal(o.forceRecovery, true)
   t.equal(o.preserveHost, false)
+  t.equal(o.addForwardedHeaders, true, 'X-Forwarded-* added (Apache ProxyAddHeaders On)')
   t.equal(o.lbMethod.name, 'byrequests')
   t.same([...o.failOnStatus], [], 'failOnStatus: none')
   t.equal(o.failOnTimeout, false)
@@ -249,6 +251,7 @@ t.test('DEFAULTS constant', async t => {
     retryBodyLimit: 1_048_576,
     forceRecovery: true,
     preserveHost: false,
+    addForwardedHeaders: true,
     lbMethod: 'byrequests',
     loadFactor: 1,
     lbSet: 0,
@@ -347,6 +350,7 @@ t.test('the input object is not mutated (deep-frozen input resolves)', async t =
     noFailover: true,
     forceRecovery: false,
     preserveHost: true,
+    addForwardedHeaders: false,
     now
   }
   const before = JSON.stringify(input)
@@ -364,6 +368,7 @@ t.test('the input object is not mutated (deep-frozen input resolves)', async t =
   t.equal(o?.noFailover, true)
   t.equal(o?.forceRecovery, false)
   t.equal(o?.preserveHost, true)
+  t.equal(o?.addForwardedHeaders, false)
   t.equal(o?.now, now)
   t.same(o?.routeCookie, {
     name: 'SRV',

@@ -277,7 +277,7 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
     if (key in proxyOptions) throw new StickyConfigError('ERR_STICKY_INVALID_OPTION', `proxy.${key}`, `is set by stickyroute (${why}). Remove it.`)
   }
   const mountPath = resolveMountPath(options.mountPath)
-  const { preserveHost, retryBodyLimit } = balancer.options
+  const { preserveHost, addForwardedHeaders, retryBodyLimit } = balancer.options
   const server = hostname()
 
   const { connectTimeoutMs } = balancer.options
@@ -317,8 +317,9 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
     return false
   }
 
-  /** X-Forwarded-* for the member, for plain requests and upgrades alike. */
-  const forwarded = (req: IncomingMessage): ForwardedHeaders => {
+  /** X-Forwarded-* for the member, for plain requests and upgrades alike; none with `addForwardedHeaders: false`. */
+  const forwarded = (req: IncomingMessage): ForwardedHeaders | undefined => {
+    if (!addForwardedHeaders) return undefined
     const h = req.headers
     return forwardedHeaders({
       host: h.host,
@@ -417,10 +418,12 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
         // http-proxy emits proxyReq from the request's 'socket' event: the socket is there already.
         if (outgoing.socket !== null) watchConnect(outgoing, outgoing.socket, connectTimeoutMs)
         const fwd = forwarded(req)
-        proxyReq.setHeader('x-forwarded-for', fwd['x-forwarded-for'])
-        proxyReq.setHeader('x-forwarded-proto', fwd['x-forwarded-proto'])
-        if (fwd['x-forwarded-host'] !== undefined) proxyReq.setHeader('x-forwarded-host', fwd['x-forwarded-host'])
-        if (fwd['x-forwarded-server'] !== undefined) proxyReq.setHeader('x-forwarded-server', fwd['x-forwarded-server'])
+        if (fwd !== undefined) {
+          proxyReq.setHeader('x-forwarded-for', fwd['x-forwarded-for'])
+          proxyReq.setHeader('x-forwarded-proto', fwd['x-forwarded-proto'])
+          if (fwd['x-forwarded-host'] !== undefined) proxyReq.setHeader('x-forwarded-host', fwd['x-forwarded-host'])
+          if (fwd['x-forwarded-server'] !== undefined) proxyReq.setHeader('x-forwarded-server', fwd['x-forwarded-server'])
+        }
       },
       proxyRes (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) {
         userOn.proxyRes?.(proxyRes, req, res)

@@ -231,7 +231,7 @@ const stickyroutePlugin: FastifyPluginAsync<StickyrouteFastifyOptions> = async (
   // Health checks start with the app and stop when it closes.
   fastify.addHook('onReady', async () => { balancer.startHealthChecks(nodeHealthIo) })
   fastify.addHook('onClose', async () => { await balancer.close() })
-  const { preserveHost } = balancer.options
+  const { preserveHost, addForwardedHeaders } = balancer.options
   const server = hostname()
   const userReply = proxy.replyOptions ?? {}
 
@@ -266,25 +266,27 @@ const stickyroutePlugin: FastifyPluginAsync<StickyrouteFastifyOptions> = async (
     })
   }
 
-  /** The headers a member sees, for plain requests and upgrades alike: the application's hook first, then X-Forwarded-* and Host. */
+  /** The headers a member sees, for plain requests and upgrades alike: the application's hook first, then X-Forwarded-* (unless `addForwardedHeaders: false`) and Host. */
   const rewriteRequestHeaders = (request: ProxiedRequest, headers: IncomingHttpHeaders): IncomingHttpHeaders => {
     const out = userReply.rewriteRequestHeaders === undefined ? headers : userReply.rewriteRequestHeaders(request, headers)
     const raw = request.raw.headers
     const r = request as Proxied
-    const fwd = forwardedHeaders({
-      host: raw.host,
-      remoteAddress: request.raw.socket.remoteAddress,
-      secure: r[kSecure],
-      forwardedFor: raw['x-forwarded-for'],
-      forwardedHost: raw['x-forwarded-host'],
-      forwardedProto: raw['x-forwarded-proto'],
-      server,
-      forwardedServer: raw['x-forwarded-server']
-    })
-    out['x-forwarded-for'] = fwd['x-forwarded-for']
-    out['x-forwarded-proto'] = fwd['x-forwarded-proto']
-    if (fwd['x-forwarded-host'] !== undefined) out['x-forwarded-host'] = fwd['x-forwarded-host']
-    if (fwd['x-forwarded-server'] !== undefined) out['x-forwarded-server'] = fwd['x-forwarded-server']
+    if (addForwardedHeaders) {
+      const fwd = forwardedHeaders({
+        host: raw.host,
+        remoteAddress: request.raw.socket.remoteAddress,
+        secure: r[kSecure],
+        forwardedFor: raw['x-forwarded-for'],
+        forwardedHost: raw['x-forwarded-host'],
+        forwardedProto: raw['x-forwarded-proto'],
+        server,
+        forwardedServer: raw['x-forwarded-server']
+      })
+      out['x-forwarded-for'] = fwd['x-forwarded-for']
+      out['x-forwarded-proto'] = fwd['x-forwarded-proto']
+      if (fwd['x-forwarded-host'] !== undefined) out['x-forwarded-host'] = fwd['x-forwarded-host']
+      if (fwd['x-forwarded-server'] !== undefined) out['x-forwarded-server'] = fwd['x-forwarded-server']
+    }
     if (preserveHost && raw.host !== undefined) out.host = raw.host
     if (r[kBody] !== null) {
       // Sent from the buffer with its Content-Length (reply-from sets it), in place of the
