@@ -15,7 +15,8 @@ import {
   SERVICE_UNAVAILABLE,
   type BalancerResponse,
   type Decision,
-  type StickyOptions
+  type StickyOptions,
+  withSetCookie
 } from '@stickyroute/core'
 import { nodeHealthIo } from '@stickyroute/core/node'
 import { createServer, request, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http'
@@ -84,10 +85,10 @@ export function createCustomGateway (options: StickyOptions & { prefix?: string 
       let status: number | undefined
       const upstream = request({ host: member.hostname, port: member.port, method: req.method, path, headers, timeout }, upRes => {
         status = upRes.statusCode
-        const out = { ...upRes.headers }
+        const out: OutgoingHttpHeaders = { ...upRes.headers }
         for (const h of HOP_BY_HOP) delete out[h]
         // The balancer cookie goes after the member's own cookies.
-        if (decision.setCookie !== undefined) out['set-cookie'] = [...(out['set-cookie'] ?? []), decision.setCookie]
+        if (decision.setCookie !== undefined) out['set-cookie'] = withSetCookie(upRes.headers['set-cookie'], decision.setCookie)
         res.writeHead(upRes.statusCode ?? 502, out)
         // pipeline, not pipe: if the member dies mid-answer, the client's response is cut too.
         pipeline(upRes, res, () => {})

@@ -172,3 +172,15 @@ export function compileRouteCookie (name: string, attributes: RouteCookieAttribu
 export function formatRouteCookie (cookie: CompiledRouteCookie, separator: string, route: string, secure: boolean): string {
   return `${cookie.name}=${separator}${route}${secure ? cookie.suffixSecure : cookie.suffixInsecure}`
 }
+
+/**
+ * The `Set-Cookie` value of an answer once the balancer's `cookie` is added after the member's
+ * own lines (`previous`, as Node or undici hand them over: one line as a string or in an array).
+ * The balancer's cookie alone stays a string: Node's and Fastify's header paths take a string
+ * faster than a one-element array (about 3 % of the throughput for new clients on Fastify, in
+ * bench/ A/B pairs).
+ */
+export function withSetCookie (previous: string | readonly string[] | undefined, cookie: string): string | string[] {
+  if (previous === undefined) return cookie
+  return typeof previous === 'string' ? [previous, cookie] : [...previous, cookie]
+}

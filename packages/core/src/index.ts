@@ -20,7 +20,8 @@ export {
   OpaqueRouteKeys,
   ROUTE_COOKIE_DEFAULTS,
   ROUTE_TOKEN_LENGTH,
-  routeToken
+  routeToken,
+  withSetCookie
 } from './cookie.js'
 export type { CompiledRouteCookie, OpaqueRouteOptions, RouteCookieAttributes, RouteCookieOptions, SameSite } from './cookie.js'
 export { StickyConfigError, StickyError } from './errors.js'

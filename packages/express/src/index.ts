@@ -15,6 +15,7 @@ import {
   SERVICE_UNAVAILABLE,
   StickyConfigError,
   stripHopByHop,
+  withSetCookie,
   type BalancerResponse,
   type Decision,
   type ForwardedHeaders,
@@ -440,10 +441,9 @@ export function stickyroute (options: StickyrouteExpressOptions): StickyrouteMid
         // cookie set on res earlier would be overwritten).
         const cookie = (req as StickyMessage)[kDecision]?.setCookie
         if (cookie !== undefined) {
-          const previous = proxyRes.headers['set-cookie']
-          // The balancer's cookie alone stays a string: Node's setHeader takes its string path (bench/, A/B pairs).
-          if (previous === undefined) (proxyRes.headers as Record<string, unknown>)['set-cookie'] = cookie
-          else proxyRes.headers['set-cookie'] = [...previous, cookie]
+          // http-proxy copies them with setHeader, which takes a string as well as an array.
+          const sent: OutgoingHttpHeaders = proxyRes.headers
+          sent['set-cookie'] = withSetCookie(proxyRes.headers['set-cookie'], cookie)
         }
         // http-proxy pipes the member's answer but does not notice when the member dies in the
         // middle of it: cut the client's response too, rather than leave it hanging.

@@ -16,11 +16,12 @@ import {
   StickyConfigError,
   type BalancerResponse,
   type Routed,
-  type StickyOptions
+  type StickyOptions,
+  withSetCookie
 } from '@stickyroute/core'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { ServerResponse, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http'
+import { ServerResponse, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type Server } from 'node:http'
 import type { Socket } from 'node:net'
 import { hostname } from 'node:os'
 import { Stream, type Duplex, type Readable } from 'node:stream'
@@ -201,16 +202,6 @@ interface Sendable {
 
 function sendBalancerResponse (reply: Sendable, response: BalancerResponse): void {
   reply.code(response.status).headers(response.headers).send(response.body)
-}
-
-function appendSetCookie (headers: IncomingHttpHeaders, cookie: string): IncomingHttpHeaders {
-  // undici hands over one Set-Cookie as a string, several as an array (the type says array only).
-  const previous: string | string[] | undefined = headers['set-cookie']
-  // The balancer's cookie alone stays a string: Fastify and Node then take their string path for
-  // it. A one-element array cost a new client about 3 % of the throughput (bench/, A/B pairs).
-  if (previous === undefined) (headers as Record<string, unknown>)['set-cookie'] = cookie
-  else headers['set-cookie'] = typeof previous === 'string' ? [previous, cookie] : [...previous, cookie]
-  return headers
 }
 
 const stickyroutePlugin: FastifyPluginAsync<StickyrouteFastifyOptions> = async (fastify, options) => {
@@ -406,7 +397,12 @@ const stickyroutePlugin: FastifyPluginAsync<StickyrouteFastifyOptions> = async (
       // client asked to close it.
       const out = userReply.rewriteHeaders === undefined ? stripHopByHop(headers) : userReply.rewriteHeaders(stripHopByHop(headers), request)
       const cookie = (request as Proxied)[kDecision]?.setCookie
-      return cookie === undefined ? out : appendSetCookie(out, cookie)
+      // After the member's own Set-Cookie lines; undici hands over one as a string (the type says array only).
+      if (cookie === undefined) return out
+      // Fastify sends these headers as they are: a string value is as good as an array.
+      const sent: OutgoingHttpHeaders = out
+      sent['set-cookie'] = withSetCookie(out['set-cookie'], cookie)
+      return out
     },
     // A member's own 503 is its answer (Apache passes it through): unless the application says
     // otherwise, do not let reply-from retry it ten times.
