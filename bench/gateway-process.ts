@@ -49,7 +49,7 @@ process.on('message', (message: unknown) => {
   }
   const memory = process.memoryUsage()
   const cpu = process.cpuUsage()
-  send({ type: 'stats', rss: memory.rss, heapUsed: memory.heapUsed, cpuMicros: cpu.user + cpu.system })
+  send({ type: 'stats', rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external, cpuMicros: cpu.user + cpu.system })
 })
 
 send({ type: 'ready', ports: started.ports })

@@ -14,7 +14,7 @@ import { Agent, createServer, type RequestListener, type Server } from 'node:htt
 import type { AddressInfo } from 'node:net'
 
 const GATEWAY_NAMES = [
-  'fastify-bare', 'fastify-sticky', 'express-bare', 'express-sticky', 'express-bare-keepalive', 'express-sticky-noagent'
+  'fastify-bare', 'fastify-sticky', 'fastify-sticky-noxf', 'express-bare', 'express-sticky', 'express-bare-keepalive', 'express-sticky-noagent'
 ] as const
 export type GatewayName = typeof GATEWAY_NAMES[number]
 
@@ -98,10 +98,12 @@ export async function startGateway (name: GatewayName, upstreams: readonly strin
   const bareTarget = members.find(m => m.route === VALID_ROUTE)?.url as string
   switch (name) {
     case 'fastify-bare':
-    case 'fastify-sticky': {
+    case 'fastify-sticky':
+    case 'fastify-sticky-noxf': {
       const app = Fastify({ logger: false })
       if (name === 'fastify-bare') await app.register(httpProxy, { upstream: bareTarget })
-      else await app.register(stickyroutePlugin, { members, routeCookie: ROUTE_COOKIE })
+      // `fastify-sticky-noxf`: no X-Forwarded-* headers, which the bare proxy does not send either.
+      else await app.register(stickyroutePlugin, { members, routeCookie: ROUTE_COOKIE, addForwardedHeaders: name === 'fastify-sticky' })
       await app.listen({ port: 0, host: '127.0.0.1' })
       return { ports: [portOf(app.server)], close: async () => { await app.close() } }
     }

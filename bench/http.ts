@@ -19,7 +19,7 @@ import { PROXY_CPU, ServerProcess } from './processes.js'
 
 export type Framework = 'fastify' | 'express'
 /** Targets compared with each other: a bare proxy and the sticky gateway configured alike. */
-export type Group = 'fastify' | 'express' | 'express-keepalive'
+export type Group = 'fastify' | 'fastify-noxf' | 'express' | 'express-keepalive'
 /** `baseline`: the bare proxy; `valid`: clients presenting a valid route cookie; `new`: clients without a cookie. */
 export type Workload = 'baseline' | 'valid' | 'new'
 
@@ -35,6 +35,8 @@ export interface Target {
   readonly gateway: GatewayName
   readonly workload: Workload
   readonly headers: Readonly<Record<string, string>>
+  /** Measured in the concurrent A/B runs only: a like-for-like explanation, not a target of issue 5 (keeps the bench under 10 minutes). */
+  readonly abOnly?: boolean
 }
 
 /** The valid-route cookie; the bare proxies get it too, so their requests are byte for byte the valid-route ones. */
@@ -53,8 +55,11 @@ const TARGETS: readonly Target[] = [
   { id: 'express-valid', label: 'stickyroute Express (default), valid route', short: ['Express', 'valid route'], framework: 'express', group: 'express-keepalive', versus: 'express-bare', gateway: 'express-sticky', workload: 'valid', headers: VALID_COOKIE },
   { id: 'express-new', label: 'stickyroute Express (default), new clients', short: ['Express', 'new clients'], framework: 'express', group: 'express-keepalive', versus: 'express-bare', gateway: 'express-sticky', workload: 'new', headers: NO_COOKIE },
   { id: 'express-ka-bare', label: 'http-proxy-middleware + keep-alive agent, bare', short: ['Express+agent', 'bare'], framework: 'express', group: 'express-keepalive', gateway: 'express-bare-keepalive', workload: 'baseline', headers: VALID_COOKIE },
-  { id: 'express-noagent-valid', label: 'stickyroute Express, proxy.agent false, valid route', short: ['Express, no agent', 'valid route'], framework: 'express', group: 'express', gateway: 'express-sticky-noagent', workload: 'valid', headers: VALID_COOKIE },
-  { id: 'express-noagent-new', label: 'stickyroute Express, proxy.agent false, new clients', short: ['Express, no agent', 'new clients'], framework: 'express', group: 'express', gateway: 'express-sticky-noagent', workload: 'new', headers: NO_COOKIE }
+  { id: 'express-noagent-valid', label: 'stickyroute Express, proxy.agent false, valid route', short: ['Express, no agent', 'valid route'], framework: 'express', group: 'express', gateway: 'express-sticky-noagent', workload: 'valid', headers: VALID_COOKIE, abOnly: true },
+  { id: 'express-noagent-new', label: 'stickyroute Express, proxy.agent false, new clients', short: ['Express, no agent', 'new clients'], framework: 'express', group: 'express', gateway: 'express-sticky-noagent', workload: 'new', headers: NO_COOKIE, abOnly: true },
+  // What the X-Forwarded-* headers cost: the plugin without them, as the bare proxy sends none.
+  { id: 'fastify-noxf-valid', label: 'stickyroute Fastify, addForwardedHeaders false, valid route', short: ['Fastify, no X-F-*', 'valid route'], framework: 'fastify', group: 'fastify-noxf', versus: 'fastify-bare', gateway: 'fastify-sticky-noxf', workload: 'valid', headers: VALID_COOKIE, abOnly: true },
+  { id: 'fastify-noxf-new', label: 'stickyroute Fastify, addForwardedHeaders false, new clients', short: ['Fastify, no X-F-*', 'new clients'], framework: 'fastify', group: 'fastify-noxf', versus: 'fastify-bare', gateway: 'fastify-sticky-noxf', workload: 'new', headers: NO_COOKIE, abOnly: true }
 ]
 
 /** The targets a run measures. */
@@ -68,11 +73,12 @@ function byId (id: string): Target {
   return target
 }
 
-/** The bare proxy configured like `target` (its group): the like-for-like comparison, and the concurrent A/B's. */
+/** The bare proxy configured like `target` (its group, else `versus`): the like-for-like comparison, and the concurrent A/B's. */
 export function baselineOf (target: Target): Target {
   const base = TARGETS.find(t => t.group === target.group && t.workload === 'baseline')
-  if (base === undefined) throw new Error(`bench: no baseline for ${target.id}`)
-  return base
+  if (base !== undefined) return base
+  if (target.versus !== undefined) return byId(target.versus)
+  throw new Error(`bench: no baseline for ${target.id}`)
 }
 
 /** The bare proxy of the "ratio to bare" column: `versus` when set, else the like-for-like one. */
@@ -284,7 +290,7 @@ async function measurePairs (pairs: readonly PairedResult[], upstreams: ServerPr
 
 export async function runHttp (upstreams: ServerProcess, options: HttpOptions, log: (line: string) => void): Promise<HttpResults> {
   const targets = benchTargets()
-  const results = targets.map(target => ({ target, samples: [] as RunSample[] }))
+  const results = targets.filter(target => target.abOnly !== true).map(target => ({ target, samples: [] as RunSample[] }))
   for (let round = 1; round <= options.runs; round++) {
     for (const r of results) {
       const sample = await measure(r.target, upstreams, options, round)

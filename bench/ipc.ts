@@ -15,6 +15,10 @@ export interface ProcessStats {
   readonly rss: number
   /** V8 heap in use, bytes. */
   readonly heapUsed: number
+  /** V8 heap reserved (used or not), bytes. */
+  readonly heapTotal: number
+  /** Memory outside the V8 heap that V8 knows of (Buffers and other external memory), bytes. */
+  readonly external: number
   /** User + system CPU time since the process started, microseconds. */
   readonly cpuMicros: number
 }

@@ -10,6 +10,16 @@
  * Before the 1,000, a warm-up of the same request shapes with fixed values brings the JIT and
  * V8's young generation to their working size; every reading is taken after two full GCs
  * (--expose-gc), so the difference is what the gateway keeps, not garbage not yet collected.
+ * After the 1,000, RSS is read four more times, evenly spaced up to 100,000: per-client state
+ * would show as a trend, noise as a step that comes and goes.
+ *
+ * The gateways run with --single-threaded-gc here (only here: the throughput runs use V8's
+ * defaults). With the parallel GC, RSS swung by 10-20 MB from one reading to the next while the
+ * V8 heap and external memory stayed flat, for the bare proxies as much as for stickyroute; the
+ * swing was all anonymous memory outside the V8 heap (/proc/self/status RssAnon), and it went
+ * away with one GC thread or with MALLOC_ARENA_MAX=1: most likely the GC helper threads' malloc
+ * arenas, whose freed pages glibc keeps resident. What a gateway keeps per client lives in the
+ * V8 heap or in native buffers either way, and both are read too.
  */
 import type autocannon from 'autocannon'
 import type { GatewayName } from './gateways.js'
@@ -20,6 +30,10 @@ import { PROXY_CPU, ServerProcess } from './processes.js'
 /** The gateways checked, each followed by its bare proxy as a control (same traffic: how much RSS moves without stickyroute). */
 const MEMORY_GATEWAYS: readonly GatewayName[] = ['fastify-sticky', 'express-sticky']
 const CONTROLS: Readonly<Partial<Record<GatewayName, GatewayName>>> = { 'fastify-sticky': 'fastify-bare', 'express-sticky': 'express-bare' }
+/** Node flags of the measured gateways (see above). */
+export const MEMORY_NODE_FLAGS: readonly string[] = ['--single-threaded-gc']
+/** Readings after the baseline one, evenly spaced up to all clients. */
+const LATER_READINGS = 4
 
 export interface MemoryPoint {
   readonly label: string
@@ -27,6 +41,8 @@ export interface MemoryPoint {
   readonly clients: number
   readonly rss: number
   readonly heapUsed: number
+  readonly heapTotal: number
+  readonly external: number
 }
 
 export interface MemoryResult {
@@ -34,8 +50,14 @@ export interface MemoryResult {
   /** A bare proxy under the same traffic, for comparison (no target applies). */
   readonly control: boolean
   readonly points: readonly MemoryPoint[]
+  /** The reading after the baseline clients (1,000). */
+  readonly baseline: MemoryPoint
+  /** The reading after all clients (100,000). */
+  readonly last: MemoryPoint
   /** RSS after all clients minus RSS after the baseline clients, MB (2^20 bytes). */
   readonly growthMB: number
+  /** The highest RSS of the readings after the baseline one, minus the baseline RSS, MB. */
+  readonly peakGrowthMB: number
   readonly heapGrowthMB: number
   /** Requests that failed or got a non-2xx answer (should be 0). */
   readonly failed: number
@@ -82,14 +104,14 @@ const WARMUP_REQUESTS: autocannon.Request[] = [
 ]
 
 async function measureGateway (gateway: GatewayName, control: boolean, upstreams: readonly string[], options: MemoryOptions): Promise<MemoryResult> {
-  const server = await ServerProcess.start(gateway, upstreams, { cpu: PROXY_CPU, exposeGc: true })
+  const server = await ServerProcess.start(gateway, upstreams, { cpu: PROXY_CPU, exposeGc: true, nodeFlags: MEMORY_NODE_FLAGS })
   try {
     const url = `${server.origins[0] as string}/`
     const points: MemoryPoint[] = []
     let failed = 0
     const read = async (label: string, clients: number): Promise<void> => {
       const s = await server.stats(true)
-      points.push({ label, clients, rss: s.rss, heapUsed: s.heapUsed })
+      points.push({ label, clients, rss: s.rss, heapUsed: s.heapUsed, heapTotal: s.heapTotal, external: s.external })
     }
     await read('started', 0)
     const warm = await load({ url, connections: options.connections, amount: options.warmup, requests: WARMUP_REQUESTS })
@@ -99,7 +121,10 @@ async function measureGateway (gateway: GatewayName, control: boolean, upstreams
     let nextId = 0
     const next = (): number => nextId++
     let served = 0
-    for (const target of [options.baseline, options.clients]) {
+    const targets = [options.baseline]
+    for (let i = 1; i <= LATER_READINGS; i++) targets.push(Math.round(options.baseline + (options.clients - options.baseline) * i / LATER_READINGS))
+    let baseline: MemoryPoint | undefined
+    for (const target of targets) {
       // autocannon counts requests written, and a gateway that closes every connection loses the
       // one written on the closing socket: repeat until enough were answered.
       while (served < target) {
@@ -109,14 +134,19 @@ async function measureGateway (gateway: GatewayName, control: boolean, upstreams
         served += run.requests
       }
       await read(`after ${served.toLocaleString('en-US')} distinct new clients`, served)
+      baseline ??= points[points.length - 1]
     }
-    const base = points[points.length - 2] as MemoryPoint
-    const last = points[points.length - 1] as MemoryPoint
+    const base = baseline as MemoryPoint
+    const later = points.slice(points.indexOf(base) + 1)
+    const last = later[later.length - 1] as MemoryPoint
     return {
       gateway,
       control,
       points,
+      baseline: base,
+      last,
       growthMB: (last.rss - base.rss) / MB,
+      peakGrowthMB: Math.max(...later.map(p => p.rss - base.rss)) / MB,
       heapGrowthMB: (last.heapUsed - base.heapUsed) / MB,
       failed
     }
@@ -140,9 +170,9 @@ export function formatMemory (results: readonly MemoryResult[]): string {
   for (const r of results) {
     lines.push(`${r.gateway}${r.control ? ' (control: the bare proxy under the same traffic)' : ''}:`)
     for (const p of r.points) {
-      lines.push(`  ${p.label.padEnd(52)} RSS ${(p.rss / MB).toFixed(1).padStart(6)} MB   heap ${(p.heapUsed / MB).toFixed(1).padStart(6)} MB`)
+      lines.push(`  ${p.label.padEnd(52)} RSS ${(p.rss / MB).toFixed(1).padStart(6)} MB   heap ${(p.heapUsed / MB).toFixed(1).padStart(6)} / ${(p.heapTotal / MB).toFixed(1).padStart(6)} MB   external ${(p.external / MB).toFixed(1).padStart(5)} MB`)
     }
-    lines.push(`  growth (last two readings): RSS ${signed(r.growthMB)} MB, heap ${signed(r.heapGrowthMB)} MB` +
+    lines.push(`  ${r.last.clients.toLocaleString('en-US')} vs ${r.baseline.clients.toLocaleString('en-US')} clients: RSS ${signed(r.growthMB)} MB (highest reading ${signed(r.peakGrowthMB)} MB), heap ${signed(r.heapGrowthMB)} MB` +
       (r.failed > 0 ? `   (${r.failed} failed requests!)` : ''))
   }
   return lines.join('\n')

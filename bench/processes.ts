@@ -156,8 +156,8 @@ export class ServerProcess {
   async stats (gc = false): Promise<ProcessStats> {
     // The answer cannot arrive before the listener is on: IPC messages come in from the event loop.
     this.#send({ type: 'stats', gc })
-    const { rss, heapUsed, cpuMicros } = await nextMessage(this.#child, (m): m is Stats => m.type === 'stats', `${this.name} stats`, 10_000)
-    return { rss, heapUsed, cpuMicros }
+    const { rss, heapUsed, heapTotal, external, cpuMicros } = await nextMessage(this.#child, (m): m is Stats => m.type === 'stats', `${this.name} stats`, 10_000)
+    return { rss, heapUsed, heapTotal, external, cpuMicros }
   }
 
   /** Milliseconds a fixed piece of CPU work takes in it now (its core's speed; larger = slower). */

@@ -5,7 +5,7 @@
 import type { CoreResult } from './core.js'
 import { baselineOf, headlineBaselineOf, type HttpOptions, type HttpResults, type RunSample, type Target } from './http.js'
 import type { MachineInfo } from './machine.js'
-import { signed, type MemoryOptions, type MemoryResult } from './memory.js'
+import { MEMORY_NODE_FLAGS, signed, type MemoryOptions, type MemoryResult } from './memory.js'
 import { relativeSpread, spread, type Spread } from './stats.js'
 
 const MB = 1024 * 1024
@@ -134,8 +134,7 @@ function p99Verdict (name: string, s: TargetSummary | undefined, max: number): V
 
 /** "100,000 vs 1,000 distinct new clients", from the readings. */
 function clientsLabel (m: MemoryResult): string {
-  const [base, last] = m.points.slice(-2)
-  return `${(last?.clients ?? 0).toLocaleString('en-US')} vs ${(base?.clients ?? 0).toLocaleString('en-US')} distinct new clients`
+  return `${m.last.clients.toLocaleString('en-US')} vs ${m.baseline.clients.toLocaleString('en-US')} distinct new clients`
 }
 
 const CORE_NS_TARGET = 250
@@ -156,7 +155,9 @@ const LIKE_FOR_LIKE: ReadonlyArray<readonly [string, string, number]> = [
   ['like for like: Express middleware with proxy.agent false, valid route, vs bare http-proxy-middleware', 'express-noagent-valid', 0.97],
   ['like for like: Express middleware with proxy.agent false, new clients, vs bare http-proxy-middleware', 'express-noagent-new', 0.97],
   ['like for like: Express middleware as shipped, valid route, vs bare http-proxy-middleware + keep-alive agent', 'express-valid', 0.97],
-  ['like for like: Express middleware as shipped, new clients, vs bare http-proxy-middleware + keep-alive agent', 'express-new', 0.97]
+  ['like for like: Express middleware as shipped, new clients, vs bare http-proxy-middleware + keep-alive agent', 'express-new', 0.97],
+  ['like for like: Fastify plugin with addForwardedHeaders false (no X-Forwarded-*, as the bare proxy), valid route, vs bare @fastify/http-proxy', 'fastify-noxf-valid', 0.97],
+  ['like for like: Fastify plugin with addForwardedHeaders false (no X-Forwarded-*, as the bare proxy), new clients, vs bare @fastify/http-proxy', 'fastify-noxf-new', 0.95]
 ]
 const TARGET_RATIO: ReadonlyMap<string, number> = new Map(THROUGHPUT_TARGETS.map(([, id, min]) => [id, min]))
 
@@ -196,7 +197,7 @@ export function verdicts (http: HttpSummary | undefined, core: CoreResult | unde
   for (const m of (memory ?? []).filter(r => !r.control)) {
     out.push({
       name: `memory: ${m.gateway} RSS, ${clientsLabel(m)}`,
-      measured: `${signed(m.growthMB)} MB (heap ${signed(m.heapGrowthMB)} MB)`,
+      measured: `${signed(m.growthMB)} MB (highest reading ${signed(m.peakGrowthMB)} MB; heap ${signed(m.heapGrowthMB)} MB)`,
       target: `<= ${MEMORY_MB_TARGET} MB`,
       holds: m.growthMB <= MEMORY_MB_TARGET && m.failed === 0,
       margin: `${signed(MEMORY_MB_TARGET - m.growthMB)} MB of headroom${m.failed > 0 ? `; ${m.failed} requests failed` : ''}`
@@ -348,7 +349,9 @@ function methodLines (report: Report): string[] {
         '\\* autocannon 9 mis-times requests across such reconnects (it writes the next request on the closing socket and keeps its start time), so latency is not reported for these rows; req/s counts answers and stays valid. ' +
         'stickyroute as shipped (`express-valid`, `express-new`) keeps its member connections alive (a keep-alive agent per member; the member\'s answers then keep the client connection open too): ' +
         'its "ratio to bare" is against `express-bare`, the comparison of issue 5, and its "like for like" and A/B ratios against `express-ka-bare`, the bare middleware with ' +
-        '`new http.Agent({ keepAlive: true })`. `express-noagent-*` is stickyroute with `proxy: { agent: false }`, like for like with `express-bare`.'
+        '`new http.Agent({ keepAlive: true })`. `express-noagent-*` (concurrent A/B only) is stickyroute with `proxy: { agent: false }`, like for like with `express-bare`.',
+      '- The plugin sends each member `X-Forwarded-For`, `-Host`, `-Server` and `-Proto` (as Apache\'s `ProxyAddHeaders On` does, plus `-Proto`); bare `@fastify/http-proxy` sends none. ' +
+        '`fastify-noxf-*` (concurrent A/B only, to keep the run under 10 minutes) is the plugin with `addForwardedHeaders: false`: the difference between its ratios and `fastify-valid`/`fastify-new`\'s is what those four headers cost.'
     )
   }
   if (core !== undefined) {
@@ -358,11 +361,15 @@ function methodLines (report: Report): string[] {
   }
   if (memory !== undefined) {
     const o = memory.options
-    out.push(`- Memory: each sticky gateway in its own process (core 0, \`--expose-gc\`); warm-up of ${o.warmup.toLocaleString('en-US')} requests with fixed values, ` +
+    out.push(`- Memory: each sticky gateway in its own process (core 0, \`--expose-gc ${MEMORY_NODE_FLAGS.join(' ')}\`); warm-up of ${o.warmup.toLocaleString('en-US')} requests with fixed values, ` +
       `then ${o.baseline.toLocaleString('en-US')} and then ${(o.clients - o.baseline).toLocaleString('en-US')} more distinct new clients ` +
       '(no cookie, unknown routes `ROUTEID=s<n>.gone<n>` and `ROUTEID=.r<n>`, a route cookie without a route, other cookies only; a distinct query string each). ' +
-      `RSS read after two full GCs; growth = RSS after all clients minus RSS after the first ${o.baseline.toLocaleString('en-US')}. ` +
-      (o.controls ? 'Each bare proxy gets the same traffic as a control: RSS also moves by a few MB without stickyroute (V8 resizes its young generation, the allocator keeps freed pages), while the V8 heap shows what is kept.' : ''))
+      `RSS read after two full GCs, after the first ${o.baseline.toLocaleString('en-US')} and four more times evenly spaced up to ${o.clients.toLocaleString('en-US')}; ` +
+      `growth = RSS after all clients minus RSS after the first ${o.baseline.toLocaleString('en-US')} (the highest later reading is given too). ` +
+      '`--single-threaded-gc` in these processes only (the throughput runs keep V8\'s defaults): with the parallel GC, RSS jumped by 10-20 MB from one reading to the next ' +
+      'with the V8 heap and external memory flat, bare proxies included, all of it anonymous memory outside the V8 heap (`/proc/self/status` RssAnon). With one GC thread, or with ' +
+      '`MALLOC_ARENA_MAX=1`, the jumps went away: most likely the GC helper threads\' malloc arenas, whose freed pages glibc keeps resident. ' +
+      (o.controls ? 'Each bare proxy gets the same traffic as a control: how much RSS moves without stickyroute.' : ''))
   }
   return out
 }
@@ -399,8 +406,9 @@ export function resultsMarkdown (report: Report): string {
     out.push('## Memory', '')
     for (const m of memory.results) {
       out.push(`**${m.gateway}**${m.control ? ' (control: the bare proxy under the same traffic, no target)' : ''}: ` +
-        `RSS ${signed(m.growthMB)} MB, heap ${signed(m.heapGrowthMB)} MB (${clientsLabel(m)})${m.failed > 0 ? `; ${m.failed} requests failed` : ''}.`, '')
-      out.push(markdownTable(['reading', 'RSS MB', 'heap used MB'], m.points.map(p => [p.label, (p.rss / MB).toFixed(1), (p.heapUsed / MB).toFixed(1)])), '')
+        `RSS ${signed(m.growthMB)} MB (highest later reading ${signed(m.peakGrowthMB)} MB), heap ${signed(m.heapGrowthMB)} MB (${clientsLabel(m)})${m.failed > 0 ? `; ${m.failed} requests failed` : ''}.`, '')
+      out.push(markdownTable(['reading', 'RSS MB', 'heap used MB', 'heap total MB', 'external MB'],
+        m.points.map(p => [p.label, (p.rss / MB).toFixed(1), (p.heapUsed / MB).toFixed(1), (p.heapTotal / MB).toFixed(1), (p.external / MB).toFixed(1)])), '')
     }
   }
   out.push('## Noise', '')

@@ -3,7 +3,9 @@
  * core), half from clients that present a valid route and half from distinct new clients (each
  * with its own id and cookie values), with the gateway's RSS and heap read after two full GCs
  * every 100,000 requests. Cookie routing keeps no per-client state, so both lines must stay flat
- * after the warm-up: the report gives the first and last readings and the largest step.
+ * after the warm-up: the report gives the first and last readings and the largest step. The
+ * gateways run with the memory check's node flags (MEMORY_NODE_FLAGS, bench/memory.ts: one GC
+ * thread, so that RSS is not blurred by the GC helper threads' malloc arenas).
  *
  *   pnpm bench:soak                      (both gateways, 1,000,000 requests each)
  *   SOAK_REQUESTS=200000 pnpm bench:soak (a shorter run)
@@ -14,7 +16,8 @@ import type autocannon from 'autocannon'
 import { writeFileSync } from 'node:fs'
 import { ROUTE_COOKIE, VALID_ROUTE, type GatewayName } from './gateways.js'
 import { load } from './load.js'
-import { machineInfo } from './machine.js'
+import { machineInfo, type MachineInfo } from './machine.js'
+import { MEMORY_NODE_FLAGS } from './memory.js'
 import { benchScript, installCleanup, LOAD_CPU, pinSelf, PROXY_CPU, ServerProcess } from './processes.js'
 
 const MB = 1024 * 1024
@@ -39,7 +42,7 @@ function mixed (next: () => number): autocannon.Request[] {
 }
 
 async function soak (gateway: GatewayName, upstreams: readonly string[]): Promise<SoakResult> {
-  const server = await ServerProcess.start(gateway, upstreams, { cpu: PROXY_CPU, exposeGc: true })
+  const server = await ServerProcess.start(gateway, upstreams, { cpu: PROXY_CPU, exposeGc: true, nodeFlags: MEMORY_NODE_FLAGS })
   const started = Date.now()
   try {
     const url = `${server.origins[0] as string}/`
@@ -79,14 +82,13 @@ function summary (r: SoakResult): { first: Reading, last: Reading, maxStep: numb
   return { first, last, maxStep, peak: Math.max(...r.readings.map(x => x.rss)) }
 }
 
-function markdown (results: readonly SoakResult[]): string {
-  const m = machineInfo()
+function markdown (m: MachineInfo, results: readonly SoakResult[]): string {
   const lines = [
     '# Soak: a million requests, memory before and after',
     '',
     `Machine: ${m.cpuModel}, ${m.nproc} cores, Node ${m.node}, Linux ${m.kernel}. Written by \`pnpm bench:soak\` (bench/soak.ts) on ${m.date.slice(0, 10)}.`,
     '',
-    `Each gateway runs in its own process pinned to core ${PROXY_CPU}; autocannon (${CONNECTIONS} connections) and three keep-alive upstreams on core ${LOAD_CPU}.`,
+    `Each gateway runs in its own process pinned to core ${PROXY_CPU} (\`--expose-gc ${MEMORY_NODE_FLAGS.join(' ')}\`, as in the memory check of \`pnpm bench\`); autocannon (${CONNECTIONS} connections) and three keep-alive upstreams on core ${LOAD_CPU}.`,
     'Half the requests come from a returning client (`ROUTEID=.b`), half from a distinct new client with its own id and cookie values',
     '(each gets a balancer cookie). RSS and heap are read after two full GCs, after a 20,000-request warm-up and then every',
     `${STEP.toLocaleString('en-US')} requests.`,
@@ -108,6 +110,8 @@ function markdown (results: readonly SoakResult[]): string {
 }
 
 installCleanup()
+// Before pinning: nproc counts the cores this process may use.
+const machine = machineInfo()
 pinSelf(LOAD_CPU)
 const upstreams = await ServerProcess.start('upstreams', [], { cpu: LOAD_CPU })
 const results: SoakResult[] = []
@@ -119,6 +123,6 @@ try {
 } finally {
   await upstreams.close()
 }
-writeFileSync(benchScript('./soak.md'), markdown(results))
+writeFileSync(benchScript('./soak.md'), markdown(machine, results))
 console.log('\nwrote bench/soak.md')
 process.exit(0)
