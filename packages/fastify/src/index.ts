@@ -259,7 +259,11 @@ const stickyroutePlugin: FastifyPluginAsync<StickyrouteFastifyOptions> = async (
 
   /** The headers a member sees, for plain requests and upgrades alike: the application's hook first, then X-Forwarded-* (unless `addForwardedHeaders: false`) and Host. */
   const rewriteRequestHeaders = (request: ProxiedRequest, headers: IncomingHttpHeaders): IncomingHttpHeaders => {
-    const out = userReply.rewriteRequestHeaders === undefined ? headers : userReply.rewriteRequestHeaders(request, headers)
+    const given = userReply.rewriteRequestHeaders === undefined ? headers : userReply.rewriteRequestHeaders(request, headers)
+    // Added to a copy, not to the object given: reply-from builds that one with `{ ...req.headers }`,
+    // and V8 is slow to add properties to an object made by a spread (about 4 µs a request for the
+    // four X-Forwarded-*, against 0.3 µs on an Object.assign copy): most of what these headers cost.
+    const out: IncomingHttpHeaders = Object.assign({}, given)
     const raw = request.raw.headers
     const r = request as Proxied
     if (addForwardedHeaders) {
