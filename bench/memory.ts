@@ -17,9 +17,9 @@
  * defaults). With the parallel GC, RSS swung by 10-20 MB from one reading to the next while the
  * V8 heap and external memory stayed flat, for the bare proxies as much as for stickyroute; the
  * swing was all anonymous memory outside the V8 heap (/proc/self/status RssAnon), and it went
- * away with one GC thread or with MALLOC_ARENA_MAX=1: most likely the GC helper threads' malloc
- * arenas, whose freed pages glibc keeps resident. What a gateway keeps per client lives in the
- * V8 heap or in native buffers either way, and both are read too.
+ * away with one GC thread (with MALLOC_ARENA_MAX=1, all but the first jump): most likely the GC
+ * helper threads' malloc arenas, whose freed pages glibc keeps resident. What a gateway keeps per
+ * client lives in the V8 heap or in native buffers either way, and both are read too.
  */
 import type autocannon from 'autocannon'
 import type { GatewayName } from './gateways.js'

@@ -367,8 +367,8 @@ function methodLines (report: Report): string[] {
       `RSS read after two full GCs, after the first ${o.baseline.toLocaleString('en-US')} and four more times evenly spaced up to ${o.clients.toLocaleString('en-US')}; ` +
       `growth = RSS after all clients minus RSS after the first ${o.baseline.toLocaleString('en-US')} (the highest later reading is given too). ` +
       '`--single-threaded-gc` in these processes only (the throughput runs keep V8\'s defaults): with the parallel GC, RSS jumped by 10-20 MB from one reading to the next ' +
-      'with the V8 heap and external memory flat, bare proxies included, all of it anonymous memory outside the V8 heap (`/proc/self/status` RssAnon). With one GC thread, or with ' +
-      '`MALLOC_ARENA_MAX=1`, the jumps went away: most likely the GC helper threads\' malloc arenas, whose freed pages glibc keeps resident. ' +
+      'with the V8 heap and external memory flat, bare proxies included, all of it anonymous memory outside the V8 heap (`/proc/self/status` RssAnon). With one GC thread the jumps went away ' +
+      '(with `MALLOC_ARENA_MAX=1`, all but the first): most likely the GC helper threads\' malloc arenas, whose freed pages glibc keeps resident. ' +
       (o.controls ? 'Each bare proxy gets the same traffic as a control: how much RSS moves without stickyroute.' : ''))
   }
   return out

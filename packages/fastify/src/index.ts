@@ -77,7 +77,8 @@ const kSocket = Symbol('stickyroute.socket')
 const kRequest = Symbol('stickyroute.request')
 const kUpgrade = Symbol('stickyroute.upgrade')
 const kUpgrades = Symbol('stickyroute.upgrades')
-const REQUEST_SLOTS = [kDecision, kDest, kReplyOptions, kRead, kWritten, kBody, kSecure, kSocket] as const
+const kResent = Symbol('stickyroute.resent')
+const REQUEST_SLOTS = [kDecision, kDest, kReplyOptions, kRead, kWritten, kBody, kSecure, kSocket, kResent] as const
 interface StickyRequest {
   /** The decision being served (a plain request only: an upgrade's is the forwarder's), `null` before and after. */
   [kDecision]: Routed | null
@@ -93,6 +94,8 @@ interface StickyRequest {
   [kBody]: Buffer | null
   /** The client connection is TLS (read once: the cookie's Secure flag and X-Forwarded-Proto). */
   [kSecure]: boolean
+  /** Already sent again because a kept-alive member connection was closed under it (once only). */
+  [kResent]: boolean
 }
 type Proxied = FastifyRequest & StickyRequest
 
@@ -118,6 +121,16 @@ interface UpgradeServer extends Server {
 }
 
 function ignore (): void {}
+
+/**
+ * The request failed on a member connection that had already delivered answers: a kept-alive
+ * connection reused (Node's `reusedSocket`). undici's SocketError carries the connection's byte
+ * counts; reply-from hands it over as the `cause` of its own error.
+ */
+function onReusedConnection (error: unknown): boolean {
+  const read = (error as { cause?: { socket?: { bytesRead?: unknown } } } | null)?.cause?.socket?.bytesRead
+  return typeof read === 'number' && read > 0
+}
 function noUpstreamYet (): string {
   return ''
 }
@@ -228,7 +241,7 @@ const stickyroutePlugin: FastifyPluginAsync<StickyrouteFastifyOptions> = async (
 
   if (!fastify.hasRequestDecorator('sticky')) fastify.decorateRequest('sticky', null)
   if (!fastify.hasRequestDecorator(kDecision)) {
-    for (const slot of REQUEST_SLOTS) fastify.decorateRequest<unknown>(slot, slot === kRead || slot === kWritten ? 0 : slot === kSecure ? false : null)
+    for (const slot of REQUEST_SLOTS) fastify.decorateRequest<unknown>(slot, slot === kRead || slot === kWritten ? 0 : slot === kSecure || slot === kResent ? false : null)
   }
 
   const { retryBodyLimit, connectTimeoutMs } = balancer.options
@@ -424,8 +437,12 @@ const stickyroutePlugin: FastifyPluginAsync<StickyrouteFastifyOptions> = async (
       const body: unknown = request.body
       const kept = request[kBody] !== null || (body != null && !(body instanceof Stream))
       const canRetry = kept || !hasRequestBody(request.raw.headers)
-      const outcome = balancer.upstreamError(decision, error, { canRetry, method: request.raw.method, responseStarted: reply.sent })
+      const reusedConnection = !request[kResent] && onReusedConnection(error)
+      const outcome = balancer.upstreamError(decision, error, { canRetry, method: request.raw.method, responseStarted: reply.sent, reusedConnection })
       if (outcome.action === 'retry') {
+        // Sent again to the same member: undici has dropped the closed connection, and sends it on
+        // another (a new one, unless the member has another idle one in the pool).
+        if (outcome.newConnection) request[kResent] = true
         request[kDecision] = outcome.decision
         request.sticky = outcome.decision
         reply.from(dest, attemptOptions(used, request))
